@@ -1,0 +1,5 @@
+"""`python -m microgradcli` works like `mg`."""
+
+from microgradcli.cli import main
+
+main()

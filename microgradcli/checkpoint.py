@@ -1,0 +1,150 @@
+"""model.json: everything needed to predict with a trained network and to resume training."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from microgradcli import __version__
+from microgradcli.errors import InputError
+from microgradcli.fileio import write_atomic
+from microgradcli.nn import MLP
+
+FORMAT = "mg-checkpoint"
+VERSION = 1
+TASKS = ("binary", "multiclass", "regression")
+
+
+@dataclass
+class Checkpoint:
+    """A trained model with what it needs to be used: task, classes, normalisation.
+
+    - task: "binary" (one output, a label by `threshold`), "multiclass" (one output
+      per class, softmax), or "regression" (one output, the value itself).
+    - classes: multiclass: the class names in output order; binary: the two labels as
+      they appear in the data, [negative, positive] (e.g. [-1, 1] or [0, 1] or
+      ["no", "yes"]); regression: None.
+    - threshold: binary only: an output above it predicts classes[1].
+    - normalize: {"mean": [...], "std": [...]} applied to inputs first, or None.
+    - features: input column names, in order.
+    - config: the resolved experiment config (a plain dict), for resume and plots.
+    - epoch: epochs trained so far; optimizer: the optimiser's state for resume;
+      extra: anything else the trainer keeps (rng state, best metric, ...).
+    """
+
+    model: MLP
+    task: str
+    config: dict[str, Any] = field(default_factory=dict)
+    classes: list | None = None
+    threshold: float = 0.0
+    normalize: dict[str, list[float]] | None = None
+    features: list[str] | None = None
+    epoch: int = 0
+    optimizer: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def nin(self) -> int:
+        return self.model.nin
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "mg_version": __version__,
+            "task": self.task,
+            "classes": self.classes,
+            "threshold": self.threshold,
+            "normalize": self.normalize,
+            "features": self.features,
+            "epoch": self.epoch,
+            "config": self.config,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer,
+            "extra": self.extra,
+        }
+
+    def save(self, path: str | Path) -> None:
+        """Write model.json atomically (a killed run never leaves half a file)."""
+        write_atomic(path, json.dumps(self.to_dict(), indent=1) + "\n")
+
+    # -- using the model --------------------------------------------------------------
+    def prepare(self, row: list[float]) -> list[float]:
+        """Apply the saved normalisation to one raw input row."""
+        if self.normalize is None:
+            return list(row)
+        mean, std = self.normalize["mean"], self.normalize["std"]
+        return [(v - m) / s for v, m, s in zip(row, mean, std, strict=True)]
+
+    def predict(self, row: list[float]) -> dict[str, Any]:
+        """{"output": raw output(s), "label": predicted label or None} for one raw row."""
+        if len(row) != self.nin:
+            raise InputError(f"expected {self.nin} input values, got {len(row)}")
+        outs = [v.data for v in self.model(self.prepare(row))]
+        if self.task == "multiclass":
+            top = max(outs)
+            exps = [math.exp(o - top) for o in outs]
+            total = sum(exps)
+            best = max(range(len(outs)), key=outs.__getitem__)
+            label = self.classes[best] if self.classes else best
+            return {"output": outs, "label": label, "probabilities": [e / total for e in exps]}
+        out = outs[0]
+        if self.task == "binary":
+            neg, pos = self.classes if self.classes else (-1.0, 1.0)
+            return {"output": out, "label": pos if out > self.threshold else neg}
+        return {"output": out, "label": None}
+
+
+def checkpoint_from_dict(data: Any, where: str = "model.json") -> Checkpoint:
+    """Rebuild a Checkpoint from parsed JSON, with a clear error for anything off."""
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise InputError(f"{where}: not an mg model checkpoint (no \"format\": \"{FORMAT}\")")
+    version = data.get("version")
+    if version != VERSION:
+        raise InputError(
+            f"{where}: checkpoint format version {version!r} is not supported "
+            f"(this mg {__version__} reads version {VERSION}); retrain with this version"
+        )
+    task = data.get("task")
+    if task not in TASKS:
+        raise InputError(f"{where}: unknown task {task!r}; expected one of {', '.join(TASKS)}")
+    try:
+        model = MLP.from_state_dict(data["model"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise InputError(f"{where}: the model weights are malformed ({e})") from None
+    return Checkpoint(
+        model=model,
+        task=task,
+        config=data.get("config") or {},
+        classes=data.get("classes"),
+        threshold=float(data.get("threshold", 0.0)),
+        normalize=data.get("normalize"),
+        features=data.get("features"),
+        epoch=int(data.get("epoch", 0)),
+        optimizer=data.get("optimizer") or {},
+        extra=data.get("extra") or {},
+    )
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """Read model.json; missing, unreadable, corrupt or wrong-version files are InputErrors."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such model file; train one with `mg train CONFIG`") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder; give the model file, e.g. {path}/model.json") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: cannot read the model file ({e})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(
+            f"{path}:{e.lineno}:{e.colno}: the model file is not valid JSON ({e.msg}); "
+            "is it truncated or not a checkpoint?"
+        ) from None
+    return checkpoint_from_dict(data, str(path))

@@ -1,0 +1,91 @@
+"""The Typer app and its one error boundary; only microgradcli.cli knows Typer and rich."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+from typer.core import TyperGroup
+
+from typer._click.exceptions import UsageError  # Typer >= 0.29 carries its own Click
+from typer.exceptions import Abort
+
+from microgradcli import __version__
+from microgradcli.errors import MgError
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    sys.stdout.flush()
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+class MgGroup(TyperGroup):
+    """Turns every failure into `error: ...` on stderr and the exit code SPEC gives."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except UsageError as e:
+            raise _usage(e) from None
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except UsageError as e:
+            raise _usage(e) from None
+        except MgError as e:
+            if os.environ.get("MG_DEBUG") == "1":
+                raise
+            raise _fail(str(e), e.exit_code) from None
+        except (typer.Exit, Abort, KeyboardInterrupt):
+            raise
+        except BrokenPipeError:
+            raise
+        except Exception as e:  # a bug: say so, and how to see it
+            if os.environ.get("MG_DEBUG") == "1":
+                raise
+            raise _fail(
+                f"internal error ({type(e).__name__}: {e}); this is a bug in mg. "
+                "Run again with MG_DEBUG=1 to see the traceback.",
+                1,
+            ) from None
+
+
+def _usage(e: UsageError) -> typer.Exit:
+    where = e.ctx.command_path if e.ctx is not None else "mg"
+    return _fail(f"{e.format_message()} (see '{where} --help')", 2)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mg {__version__}")
+        raise typer.Exit()
+
+
+app = typer.Typer(
+    name="mg",
+    cls=MgGroup,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help=(
+        "Train small neural networks on a scalar autograd engine, differentiate "
+        "expressions and draw computation graphs.\n\n"
+        'Example: mg grad "3*x**2-4*x+5" --at x=3'
+    ),
+)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    """Train small neural networks on a scalar autograd engine, differentiate expressions
+    and draw computation graphs.
+
+    Example: mg grad "3*x**2-4*x+5" --at x=3
+    """

@@ -1,0 +1,58 @@
+"""Output helpers shared by the commands: JSON lines on stdout, progress on stderr."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from typing import Any
+
+
+def _clean(obj: Any) -> Any:
+    """NaN and infinities become null: JSON has no spelling for them and jq rejects them."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def json_line(obj: Any) -> str:
+    """One JSON object as one line of text (no newline)."""
+    return json.dumps(_clean(obj), ensure_ascii=False, allow_nan=False)
+
+
+def emit_json(obj: Any) -> None:
+    """Write one JSON line to stdout and flush, so a pipeline sees it at once."""
+    sys.stdout.write(json_line(obj) + "\n")
+    sys.stdout.flush()
+
+
+def emit(text: str) -> None:
+    """Write one line of human output to stdout and flush."""
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def fancy_stderr(quiet: bool = False) -> bool:
+    """Progress bars and colour only for a person at a terminal (SPEC section 2)."""
+    if quiet or "NO_COLOR" in os.environ or os.environ.get("CI"):
+        return False
+    return sys.stderr.isatty()
+
+
+def warn(message: str) -> None:
+    """A warning line on stderr."""
+    sys.stderr.write(f"warning: {message}\n")
+    sys.stderr.flush()
+
+
+def stderr_console(quiet: bool = False):
+    """A rich Console on stderr (imported lazily: rich is not on the `mg grad` path)."""
+    from rich.console import Console
+
+    fancy = fancy_stderr(quiet)
+    return Console(stderr=True, force_terminal=fancy, no_color=not fancy, quiet=quiet)

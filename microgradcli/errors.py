@@ -1,0 +1,21 @@
+"""Exceptions that carry the message a user needs: what went wrong, where, what to do."""
+
+
+class MgError(Exception):
+    """Base of every error mg reports to a user; the CLI prints it as one `error:` line."""
+
+    exit_code = 2
+
+
+class InputError(MgError):
+    """Bad usage or bad input: a bad config, expression, file or option (exit 2)."""
+
+
+class MathDomainError(MgError):
+    """An operation outside its domain: log(-1), 1/0, overflow (exit 2 for one-off work)."""
+
+
+class JobFailed(MgError):
+    """The job ran but failed, e.g. training diverged (exit 1)."""
+
+    exit_code = 1
