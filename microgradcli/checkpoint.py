@@ -101,7 +101,7 @@ class Checkpoint:
 def checkpoint_from_dict(data: Any, where: str = "model.json") -> Checkpoint:
     """Rebuild a Checkpoint from parsed JSON, with a clear error for anything off."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise InputError(f"{where}: not an mg model checkpoint (no \"format\": \"{FORMAT}\")")
+        raise InputError(f'{where}: not an mg model checkpoint (no "format": "{FORMAT}")')
     version = data.get("version")
     if version != VERSION:
         raise InputError(
@@ -137,7 +137,9 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     except FileNotFoundError:
         raise InputError(f"{path}: no such model file; train one with `mg train CONFIG`") from None
     except IsADirectoryError:
-        raise InputError(f"{path}: is a folder; give the model file, e.g. {path}/model.json") from None
+        raise InputError(
+            f"{path}: is a folder; give the model file, e.g. {path}/model.json"
+        ) from None
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: cannot read the model file ({e})") from None
     try:

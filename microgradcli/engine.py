@@ -249,7 +249,7 @@ class Value:
         for v in order:
             g = v.grad
             if g:
-                for child, local in zip(v._prev, v._local):
+                for child, local in zip(v._prev, v._local):  # noqa: B905 (hot loop)
                     child.grad += local * g
 
 

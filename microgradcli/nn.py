@@ -51,7 +51,9 @@ class Neuron(Module):
         name: str = "N",
     ):
         if activation not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {activation!r}; expected one of {', '.join(ACTIVATIONS)}")
+            raise ValueError(
+                f"unknown activation {activation!r}; expected one of {', '.join(ACTIVATIONS)}"
+            )
         rng = rng if rng is not None else random.Random(0)
         if init == "uniform":  # micrograd's U(-1, 1), bias too as in the lecture
             self.w = [Value(rng.uniform(-1, 1)) for _ in range(nin)]
@@ -183,7 +185,9 @@ class MLP(Module):
         for layer, saved in zip(self.layers, layers, strict=True):
             for n, s in zip(layer.neurons, saved, strict=True):
                 if len(s["w"]) != len(n.w):
-                    raise ValueError(f"state has a neuron with {len(s['w'])} weights, model has {len(n.w)}")
+                    raise ValueError(
+                        f"state has a neuron with {len(s['w'])} weights, model has {len(n.w)}"
+                    )
                 for wi, v in zip(n.w, s["w"], strict=True):
                     wi.data = float(v)
                 n.b.data = float(s["b"])

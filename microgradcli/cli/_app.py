@@ -6,9 +6,8 @@ import os
 import sys
 
 import typer
-from typer.core import TyperGroup
-
 from typer._click.exceptions import UsageError  # Typer >= 0.29 carries its own Click
+from typer.core import TyperGroup
 from typer.exceptions import Abort
 
 from microgradcli import __version__
