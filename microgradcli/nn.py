@@ -133,6 +133,11 @@ class MLP(Module):
     ):
         if nin < 1 or not nouts or any(n < 1 for n in nouts):
             raise ValueError(f"layer sizes must be positive, got nin={nin}, nouts={list(nouts)}")
+        for act in (activation, output_activation):
+            if act not in ACTIVATIONS:
+                raise ValueError(
+                    f"unknown activation {act!r}; expected one of {', '.join(ACTIVATIONS)}"
+                )
         rng = rng if rng is not None else random.Random(0)
         sizes = [nin, *nouts]
         last = len(nouts) - 1
