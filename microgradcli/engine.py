@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from itertools import count
+from itertools import chain, count
 from operator import attrgetter, mul
 
 from microgradcli.errors import MathDomainError
@@ -24,6 +24,8 @@ __all__ = ["Value", "dot", "vsum"]
 
 _ids = count()  # creation order: every node is created after its children
 _by_id = attrgetter("_id")
+_prev_of = attrgetter("_prev")
+_chain = chain.from_iterable
 _ONES = (1.0, 1.0)
 
 
@@ -220,15 +222,13 @@ class Value:
     # -- backpropagation -------------------------------------------------------------
     def topological_order(self) -> list[Value]:
         """Every node this value depends on, each before its children (self first)."""
-        # Level by level with C-level set operations: no recursion (any depth works)
-        # and no Python-level work per edge (any width is cheap).
+        # Level by level, each level gathered by C-level iteration (chain/map/set): no
+        # recursion, so any depth works, and no Python bytecode per node or per edge.
         seen = {self}
-        frontier: Iterable[Value] = (self,)
+        frontier: set[Value] = seen.copy()
         while frontier:
-            reached: set[Value] = set()
-            for v in frontier:
-                reached.update(v._prev)
-            reached -= seen
+            # (`a - b` walks the small new set; `a -= b` would walk all of `seen`)
+            reached = set(_chain(map(_prev_of, frontier))) - seen
             seen |= reached
             frontier = reached
         # Children are always created before their outputs, so creation order, newest
@@ -241,12 +241,11 @@ class Value:
         Leaf gradients accumulate across calls (use zero_grad between steps);
         intermediate gradients are recomputed on each call.
         """
-        order = self.topological_order()
-        for v in order:
-            if v._prev:
-                v.grad = 0.0
+        inner = list(filter(_prev_of, self.topological_order()))  # leaves have nothing to pass on
+        for v in inner:
+            v.grad = 0.0
         self.grad = 1.0
-        for v in order:
+        for v in inner:
             g = v.grad
             if g:
                 for child, local in zip(v._prev, v._local):  # noqa: B905 (hot loop)
