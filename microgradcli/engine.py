@@ -20,7 +20,7 @@ from operator import attrgetter, mul
 
 from microgradcli.errors import MathDomainError
 
-__all__ = ["Value", "dot", "vsum"]
+__all__ = ["Value", "dense", "dot", "vsum"]
 
 _ids = count()  # creation order: every node is created after its children
 _by_id = attrgetter("_id")
@@ -276,28 +276,40 @@ def dot(w: Sequence[Value], x: Sequence, b: Value) -> Value:
     d/dwi = xi, d/dxi = wi, d/db = 1. `x` holds Values or plain numbers (numbers are
     constants and get no gradient).
     """
-    if len(w) != len(x):
-        raise ValueError(f"dot: {len(w)} weights but {len(x)} inputs")
-    wd = [wi.data for wi in w]
+    return dense([w], [b], x)[0]
+
+
+def dense(ws: Sequence[Sequence[Value]], bs: Sequence[Value], x: Sequence) -> list[Value]:
+    """[w·x + b for each (w, b)]: a layer of fused neurons reading the inputs once."""
+    n = len(x)
     try:
-        if x and isinstance(x[0], Value):  # hidden layers: every input is a node
+        if n and isinstance(x[0], Value):  # hidden layers: every input is a node
             xd = [xi.data for xi in x]
-            prev = (*w, *x, b)
-            local = (*xd, *wd, 1.0)
+            xs = tuple(x)
+            node_at = None
         else:  # the input layer: every input is a number
             xd = [float(xi) for xi in x]
-            prev = (*w, b)
-            local = (*xd, 1.0)
+            xs = ()
+            node_at = ()
     except (AttributeError, TypeError):  # a mix of nodes and numbers
-        xs = [xi for xi in x if isinstance(xi, Value)]
         xd = [xi.data if isinstance(xi, Value) else float(xi) for xi in x]
-        local_x = [wd[i] for i, xi in enumerate(x) if isinstance(xi, Value)]
-        prev = (*w, *xs, b)
-        local = (*xd, *local_x, 1.0)
-    d = sum(map(mul, wd, xd), b.data)
-    if d - d != 0.0:
-        raise _not_finite("a neuron's w·x + b")
-    return Value(d, prev, "dot", local)
+        xs = tuple(xi for xi in x if isinstance(xi, Value))
+        node_at = tuple(i for i, xi in enumerate(x) if isinstance(xi, Value))
+    out = []
+    for w, b in zip(ws, bs, strict=True):
+        if len(w) != n:
+            raise ValueError(f"dot: {len(w)} weights but {n} inputs")
+        wd = [wi.data for wi in w]
+        d = sum(map(mul, wd, xd), b.data)
+        if d - d != 0.0:
+            raise _not_finite("a neuron's w·x + b")
+        # d/dwi = xi, d/dxi = wi, d/db = 1
+        if node_at is None:
+            out.append(Value(d, (*w, *xs, b), "dot", (*xd, *wd, 1.0)))
+        else:
+            local_x = [wd[i] for i in node_at]
+            out.append(Value(d, (*w, *xs, b), "dot", (*xd, *local_x, 1.0)))
+    return out
 
 
 def vsum(values: Iterable) -> Value:

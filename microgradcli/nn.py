@@ -6,7 +6,7 @@ import math
 import random
 from collections.abc import Sequence
 
-from microgradcli.engine import Value, dot
+from microgradcli.engine import Value, dense, dot
 
 __all__ = ["ACTIVATIONS", "INITS", "Layer", "MLP", "Module", "Neuron"]
 
@@ -80,7 +80,7 @@ class Neuron(Module):
         else:
             act = self.b
             for wi, xi in zip(self.w, x, strict=True):
-                act = wi * xi + act
+                act = act + wi * xi  # b + w1*x1 + ...: drawn in reading order
         return activate(act, self.activation)
 
     def parameters(self) -> list[Value]:
@@ -110,7 +110,12 @@ class Layer(Module):
         self.nin, self.nout, self.activation = nin, nout, activation
 
     def __call__(self, x: Sequence, fused: bool = True) -> list[Value]:
-        return [n(x, fused) for n in self.neurons]
+        if not fused:
+            return [n(x, fused=False) for n in self.neurons]
+        acts = dense([n.w for n in self.neurons], [n.b for n in self.neurons], x)
+        if self.activation == "linear":
+            return acts
+        return [activate(a, self.activation) for a in acts]
 
     def parameters(self) -> list[Value]:
         return [p for n in self.neurons for p in n.parameters()]
