@@ -1,0 +1,634 @@
+"""Experiment configs: pydantic models for every section, loading, overrides and errors.
+
+A config is YAML (read with yaml.safe_load only). Every section forbids unknown keys, so
+a typo fails loudly with a "did you mean"; every value is range-checked; every error
+names the file and line, the key path (`train.lr`), the bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from microgradcli.errors import InputError
+
+__all__ = [
+    "Config",
+    "config_dict",
+    "config_from_dict",
+    "config_schema",
+    "dump_config",
+    "load_config",
+    "parse_override",
+]
+
+SOURCES = ("inline", "csv", "moons", "circles", "xor", "blobs", "spiral")
+GENERATORS = ("moons", "circles", "xor", "blobs", "spiral")
+
+
+class _Section(BaseModel):
+    """Shared by every section: unknown keys are errors, so a typo never passes silently."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- data -----------------------------------------------------------------------------
+class _DataCommon(_Section):
+    val_split: float = Field(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description="Fraction of the samples held out for validation (chosen by a seeded shuffle).",
+    )
+    normalize: bool = Field(
+        False,
+        description="Standardize every feature with the training set's mean and standard deviation.",
+    )
+
+
+class InlineData(_DataCommon):
+    """Samples written in the config itself."""
+
+    source: Literal["inline"] = Field(description="Samples written in the config: x and y.")
+    x: list[list[float]] = Field(
+        min_length=1, description="Input rows, all of the same width, e.g. [[2.0, 3.0, -1.0]]."
+    )
+    y: list[float | int | str] = Field(
+        min_length=1,
+        description="One label or target per row: ±1 or 0/1 (binary), classes, or real numbers.",
+    )
+
+    @model_validator(mode="after")
+    def _shapes(self) -> InlineData:
+        if len(self.x) != len(self.y):
+            raise ValueError(f"x has {len(self.x)} rows but y has {len(self.y)} labels")
+        widths = {len(row) for row in self.x}
+        if 0 in widths:
+            raise ValueError("every row of x needs at least one value")
+        if len(widths) > 1:
+            first = len(self.x[0])
+            bad = next(i for i, row in enumerate(self.x) if len(row) != first)
+            raise ValueError(
+                f"rows of x must all have the same width: row 1 has {first} values, "
+                f"row {bad + 1} has {len(self.x[bad])}"
+            )
+        return self
+
+
+class CsvData(_DataCommon):
+    """A table in a CSV file: numeric feature columns and one target column."""
+
+    source: Literal["csv"] = Field(description="Read samples from a CSV file.")
+    path: str = Field(
+        min_length=1,
+        description="The CSV file; a relative path is relative to the config file's folder.",
+    )
+    target: str | int | None = Field(
+        None,
+        description="The target column: a header name or a 0-based index (negative counts "
+        "from the end); null = the last column.",
+    )
+    header: bool | None = Field(
+        None, description="Whether the first row names the columns; null = detect it."
+    )
+    delimiter: str = Field(",", min_length=1, max_length=1, description="The field separator.")
+
+
+class _Generator(_DataCommon):
+    n_samples: int = Field(100, ge=2, description="How many samples to generate.")
+
+
+class MoonsData(_Generator):
+    """Two interleaving half circles (binary, labels 0/1)."""
+
+    source: Literal["moons"] = Field(description="Two interleaving half circles, labels 0/1.")
+    noise: float = Field(0.1, ge=0.0, description="Standard deviation of Gaussian noise added.")
+
+
+class CirclesData(_Generator):
+    """A small circle inside a large one (binary, labels 0/1)."""
+
+    source: Literal["circles"] = Field(description="A circle inside a circle, labels 0/1.")
+    noise: float = Field(0.05, ge=0.0, description="Standard deviation of Gaussian noise added.")
+    factor: float = Field(
+        0.5, gt=0.0, lt=1.0, description="Radius of the inner circle relative to the outer."
+    )
+
+
+class XorData(_Generator):
+    """Points in the four quadrants, labelled 1 where x1*x2 > 0 (binary, labels 0/1)."""
+
+    source: Literal["xor"] = Field(description="The XOR pattern over four quadrants, labels 0/1.")
+    noise: float = Field(0.1, ge=0.0, description="Standard deviation of Gaussian noise added.")
+
+
+class BlobsData(_Generator):
+    """Gaussian blobs around centres evenly spaced on a circle (labels 0..classes-1)."""
+
+    source: Literal["blobs"] = Field(description="Gaussian blobs, one per class.")
+    noise: float = Field(0.5, ge=0.0, description="Standard deviation of each blob.")
+    classes: int = Field(3, ge=2, description="How many blobs (classes).")
+
+
+class SpiralData(_Generator):
+    """Interleaved spiral arms, one per class (labels 0..classes-1), as in CS231n."""
+
+    source: Literal["spiral"] = Field(description="Interleaved spiral arms, one per class.")
+    noise: float = Field(
+        0.2, ge=0.0, description="Standard deviation of the noise added to each point's angle."
+    )
+    classes: int = Field(3, ge=2, description="How many arms (classes).")
+
+
+DataConfig = Annotated[
+    InlineData | CsvData | MoonsData | CirclesData | XorData | BlobsData | SpiralData,
+    Field(discriminator="source"),
+]
+_DATA_MODELS: dict[str, type[_Section]] = {
+    "inline": InlineData,
+    "csv": CsvData,
+    "moons": MoonsData,
+    "circles": CirclesData,
+    "xor": XorData,
+    "blobs": BlobsData,
+    "spiral": SpiralData,
+}
+
+
+# -- model, train, output ---------------------------------------------------------------
+class ModelConfig(_Section):
+    """The MLP; its input and output sizes come from the data."""
+
+    hidden: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=lambda: [16, 16],
+        description="Hidden layer sizes, e.g. [16, 16]; [] is a linear model.",
+    )
+    activation: Literal["tanh", "relu", "sigmoid", "linear"] = Field(
+        "relu", description="Activation of the hidden layers."
+    )
+    output_activation: Literal["tanh", "sigmoid", "linear"] = Field(
+        "linear",
+        description="Activation of the output layer (softmax is part of cross_entropy; bce "
+        "and cross_entropy need linear).",
+    )
+    init: Literal["uniform", "xavier", "he"] = Field(
+        "uniform",
+        description="Weight init: uniform U(-1,1) as micrograd, xavier (Glorot), he (Kaiming).",
+    )
+
+
+class TrainConfig(_Section):
+    """The loss, the optimiser and its learning-rate schedule."""
+
+    epochs: int = Field(100, ge=1, description="Epochs in total (a resumed run counts them all).")
+    loss: Literal["mse", "hinge", "bce", "cross_entropy"] = Field(
+        "hinge",
+        description="mse (regression, or binary), hinge (max-margin, binary), bce (binary, on "
+        "logits), cross_entropy (multi-class, softmax on logits).",
+    )
+    reduction: Literal["mean", "sum"] = Field(
+        "mean",
+        description="Average the per-sample losses (mean) or add them up (sum, as the "
+        "lecture's first training loop does).",
+    )
+    optimizer: Literal["sgd", "momentum", "adam"] = Field(
+        "sgd", description="sgd, momentum (heavy ball) or adam."
+    )
+    lr: float = Field(1.0, gt=0.0, description="Learning rate (at the start of the schedule).")
+    momentum: float = Field(
+        0.9, ge=0.0, lt=1.0, description="Momentum of the momentum optimiser; beta1 of adam."
+    )
+    beta2: float = Field(0.999, ge=0.0, lt=1.0, description="adam's beta2.")
+    eps: float = Field(1e-8, gt=0.0, description="adam's epsilon.")
+    schedule: Literal["constant", "linear", "cosine", "step"] = Field(
+        "linear",
+        description="Learning rate over the epochs: constant; linear or cosine from lr to "
+        "lr_end; step multiplies by gamma every step_size epochs.",
+    )
+    lr_end: float = Field(0.1, ge=0.0, description="Final learning rate of linear and cosine.")
+    step_size: int | None = Field(
+        None, ge=1, description="Epochs between drops of the step schedule; null = epochs/4."
+    )
+    gamma: float = Field(
+        0.5, gt=0.0, le=1.0, description="Factor of each drop of the step schedule."
+    )
+    batch_size: int | None = Field(
+        None, ge=1, description="Samples per step (seeded shuffle each epoch); null = full batch."
+    )
+    l2: float = Field(1e-4, ge=0.0, description="L2 penalty: l2 * sum of squared weights.")
+    patience: int | None = Field(
+        None,
+        ge=1,
+        description="Stop after this many epochs without improvement of val_loss (or of loss "
+        "without a validation split), keeping the best model; null = never.",
+    )
+    min_delta: float = Field(
+        0.0, ge=0.0, description="How much lower a loss must be to count as an improvement."
+    )
+
+
+class OutputConfig(_Section):
+    """Where the run directory goes and how often it is checkpointed."""
+
+    dir: str | None = Field(
+        None,
+        description="Run directory (relative to the current folder); null = runs/<name>.",
+    )
+    checkpoint_every: int = Field(
+        0, ge=0, description="Write model.json every this many epochs; 0 = only at the end."
+    )
+
+
+class Config(_Section):
+    """An mg experiment: data, model, training and output."""
+
+    model_config = ConfigDict(extra="forbid", title="mg experiment config")
+
+    name: str = Field(
+        "experiment",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="Names the default run directory runs/<name>; defaults to the file's name.",
+    )
+    seed: int = Field(
+        0, ge=0, description="Same seed and config give the same losses and weights, bit for bit."
+    )
+    data: DataConfig = Field(
+        default_factory=lambda: MoonsData(source="moons"),
+        description="Where the samples come from.",
+    )
+    model: ModelConfig = Field(default_factory=ModelConfig, description="The network.")
+    train: TrainConfig = Field(default_factory=TrainConfig, description="How it is trained.")
+    output: OutputConfig = Field(default_factory=OutputConfig, description="What it leaves.")
+
+    @field_validator("data", mode="before")
+    @classmethod
+    def _data_needs_source(cls, v: Any) -> Any:
+        if isinstance(v, dict) and "source" not in v:
+            raise ValueError(f"missing; choose one of {', '.join(SOURCES)}")
+        return v
+
+
+# -- errors -----------------------------------------------------------------------------
+def _show(value: Any) -> str:
+    """A value as the user wrote it in YAML (short)."""
+    if isinstance(value, str):
+        text = repr(value)
+    else:
+        try:
+            text = json.dumps(value)
+        except (TypeError, ValueError):
+            text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _model_for(path: tuple, raw: Any) -> type[BaseModel] | None:
+    """The section model that holds the keys at `path`, or None."""
+    if path == ():
+        return Config
+    if path == ("data",):
+        source = raw.get("data", {}).get("source") if isinstance(raw, dict) else None
+        return _DATA_MODELS.get(source) if isinstance(source, str) else None
+    if len(path) == 1:
+        return {"model": ModelConfig, "train": TrainConfig, "output": OutputConfig}.get(path[0])
+    return None
+
+
+def _describe(err: dict, raw: Any) -> str:
+    t, ctx, inp = err["type"], err.get("ctx") or {}, err.get("input")
+    got = f" (got {_show(inp)})"
+    loc = tuple(err["loc"])
+    if t == "extra_forbidden":
+        if len(loc) >= 3 and loc[0] == "data" and loc[1] in _DATA_MODELS:
+            model = _DATA_MODELS[loc[1]]
+        else:
+            model = _model_for(loc[:-1], raw)
+        allowed = sorted(model.model_fields) if model else []
+        key = str(loc[-1])
+        match = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+        if match:
+            return f"unknown key; did you mean '{match[0]}'?"
+        where = ""
+        if loc[:-1] == ("data",):
+            owners = [s for s, m in _DATA_MODELS.items() if key in m.model_fields]
+            if owners:
+                where = f" (it belongs to source {' or '.join(owners)})"
+        return f"unknown key{where}; allowed here: {', '.join(allowed)}"
+    if t == "missing":
+        return "missing; this key is required here"
+    bounds = {
+        "greater_than": ">",
+        "greater_than_equal": ">=",
+        "less_than": "<",
+        "less_than_equal": "<=",
+    }
+    if t in bounds:
+        limit = next(iter(ctx.values()))
+        return f"must be {bounds[t]} {limit}{got}"
+    kinds = {
+        "int_parsing": "a whole number",
+        "int_type": "a whole number",
+        "int_from_float": "a whole number",
+        "float_parsing": "a number",
+        "float_type": "a number",
+        "finite_number": "a finite number",
+        "bool_parsing": "true or false",
+        "bool_type": "true or false",
+        "string_type": "a string",
+        "list_type": "a list, e.g. [16, 16]",
+        "dict_type": "a mapping of keys to values",
+        "model_type": "a mapping of keys to values",
+        "model_attributes_type": "a mapping of keys to values",
+    }
+    if t in kinds:
+        return f"must be {kinds[t]}{got}"
+    if t == "literal_error":
+        return f"must be one of {ctx.get('expected', '')}{got}"
+    if t == "union_tag_invalid":
+        return f"must be one of {', '.join(SOURCES)}{got}"
+    if t == "too_short":
+        return f"needs at least {ctx.get('min_length')} item(s){got}"
+    if t == "too_long":
+        return f"takes at most {ctx.get('max_length')} item(s){got}"
+    if t == "string_too_short":
+        return f"must not be empty{got}"
+    if t == "string_too_long":
+        return f"must be at most {ctx.get('max_length')} character(s){got}"
+    if t == "string_pattern_mismatch":
+        return f"must be letters, digits, '.', '_' or '-' (it names a folder){got}"
+    if t == "value_error":
+        msg = str(ctx.get("error", err["msg"]))
+        return msg
+    msg = err["msg"]
+    return (msg[:1].lower() + msg[1:]) + got
+
+
+def _key_path(loc: tuple) -> tuple:
+    """Drop pydantic's union tag: ('data', 'csv', 'path') -> ('data', 'path')."""
+    if len(loc) >= 2 and loc[0] == "data" and loc[1] in SOURCES:
+        return (loc[0], *loc[2:])
+    return loc
+
+
+def _dotted(path: tuple) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+class _Where:
+    """Names the place a key came from: file:line, or the --set that gave it."""
+
+    def __init__(self, name: str, lines: dict[tuple, int], overrides: dict[tuple, str]):
+        self.name, self.lines, self.overrides = name, lines, overrides
+
+    def line(self, path: tuple) -> int:
+        for n in range(len(path), -1, -1):
+            if path[:n] in self.lines:
+                return self.lines[path[:n]]
+        return 0
+
+    def __call__(self, path: tuple) -> str:
+        for n in range(len(path), 0, -1):
+            if path[:n] in self.overrides:
+                return f"--set {self.overrides[path[:n]]}"
+        for n in range(len(path), -1, -1):
+            if path[:n] in self.lines:
+                return f"{self.name}:{self.lines[path[:n]]}"
+        return self.name
+
+
+def _validation_error(e: ValidationError, raw: Any, where: _Where) -> InputError:
+    found = []
+    for err in e.errors(include_url=False):
+        loc = tuple(err["loc"])
+        path = _key_path(loc)
+        if path == ("data",) and "choose one of" in str(err.get("ctx")):
+            path = ("data", "source")
+        found.append((where.line(path), f"{where(path)}: {_dotted(path)}: {_describe(err, raw)}"))
+    found.sort(key=lambda item: item[0])  # in file order
+    return InputError("\nerror: ".join(text for _, text in found))
+
+
+def _cross_check(cfg: Config) -> list[tuple[tuple, str]]:
+    """Rules that span sections."""
+    problems = []
+    loss, out_act = cfg.train.loss, cfg.model.output_activation
+    if loss in ("bce", "cross_entropy") and out_act != "linear":
+        squash = "sigmoid" if loss == "bce" else "softmax"
+        problems.append(
+            (
+                ("model", "output_activation"),
+                f"must be linear with train.loss {loss} (got '{out_act}'): the loss applies "
+                f"{squash} to the raw outputs itself",
+            )
+        )
+    return problems
+
+
+# -- loading ------------------------------------------------------------------------------
+def _yaml_lines(text: str, name: str) -> dict[tuple, int]:
+    """Line number of every key path in the YAML text; duplicate keys are errors."""
+    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    lines: dict[tuple, int] = {}
+
+    def walk(n: Any, path: tuple) -> None:
+        if isinstance(n, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for k, v in n.value:
+                key = k.value if isinstance(k, yaml.ScalarNode) else None
+                line = k.start_mark.line + 1
+                if key is None:
+                    continue
+                if key in seen:
+                    dotted = _dotted((*path, key))
+                    raise InputError(
+                        f"{name}:{line}: {dotted}: duplicate key (first given on line "
+                        f"{seen[key]}); keep only one"
+                    )
+                seen[key] = line
+                lines[(*path, key)] = line
+                walk(v, (*path, key))
+        elif isinstance(n, yaml.SequenceNode):
+            for i, v in enumerate(n.value):
+                lines[(*path, i)] = v.start_mark.line + 1
+                walk(v, (*path, i))
+
+    if node is not None:
+        walk(node, ())
+    return lines
+
+
+def _parse_yaml(text: str, name: str) -> tuple[Any, dict[tuple, int]]:
+    try:
+        lines = _yaml_lines(text, name)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        problem = e.problem or e.context or "invalid YAML"
+        at = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
+        raise InputError(f"{at}: invalid YAML: {problem}") from None
+    except yaml.YAMLError as e:
+        raise InputError(f"{name}: invalid YAML: {e}") from None
+    return data, lines
+
+
+_OVERRIDE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def parse_override(text: str) -> tuple[tuple[str, ...], Any]:
+    """'train.lr=0.5' -> (('train', 'lr'), 0.5); the value is parsed as YAML."""
+    key, sep, value = text.partition("=")
+    key = key.strip()
+    if not sep or not _OVERRIDE_KEY.match(key):
+        raise InputError(
+            f"malformed --set {text!r}: expected KEY.PATH=VALUE, e.g. --set train.lr=0.1 "
+            "or --set model.hidden=[32,32]"
+        )
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError as e:
+        problem = getattr(e, "problem", None) or str(e)
+        raise InputError(
+            f"--set {text}: the value is not valid YAML ({problem}); quote strings, "
+            "write lists as [1, 2]"
+        ) from None
+    return tuple(key.split(".")), parsed
+
+
+def _apply_override(raw: dict, path: tuple[str, ...], value: Any, text: str) -> None:
+    node = raw
+    for i, part in enumerate(path[:-1]):
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        elif not isinstance(child, dict):
+            raise InputError(
+                f"--set {text}: {_dotted(path[: i + 1])} is a value, not a section; "
+                f"set it with --set {_dotted(path[: i + 1])}=VALUE"
+            )
+        node = child
+    if (
+        path == ("data", "source")
+        and isinstance(node, dict)
+        and node.get("source") != value
+        and value in _DATA_MODELS
+    ):
+        # A new source: keys of the old one would only be reported as unknown.
+        allowed = _DATA_MODELS[value].model_fields
+        for key in [k for k in node if k not in allowed]:
+            del node[key]
+    node[path[-1]] = value
+
+
+def _validate(raw: Any, where: _Where, base_dir: Path | None = None) -> Config:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise InputError(
+            f"{where(())}: a config must be a mapping of sections (name, seed, data, model, "
+            f"train, output), not a {type(raw).__name__}"
+        )
+    try:
+        cfg = Config.model_validate(raw)
+    except ValidationError as e:
+        raise _validation_error(e, raw, where) from None
+    problems = _cross_check(cfg)
+    if problems:
+        raise InputError(
+            "\nerror: ".join(f"{where(p)}: {_dotted(p)}: {msg}" for p, msg in problems)
+        )
+    if base_dir is not None and isinstance(cfg.data, CsvData):
+        p = Path(cfg.data.path).expanduser()
+        if not p.is_absolute():
+            # The resolved config is copied into the run directory: keep it usable there.
+            cfg.data.path = str((base_dir / p).resolve())
+    return cfg
+
+
+def load_config(
+    path: str | Path, overrides: list[str] | tuple[str, ...] = ()
+) -> tuple[Config, Path]:
+    """Read, override and validate a config file ('-' = stdin); return it and its folder."""
+    if str(path) == "-":
+        name, base_dir, stem = "<stdin>", Path.cwd(), None
+        text = sys.stdin.read()
+    else:
+        p = Path(path)
+        name, base_dir, stem = str(path), p.resolve().parent, p.stem
+        try:
+            text = p.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise InputError(f"{path}: no such config file") from None
+        except IsADirectoryError:
+            raise InputError(f"{path}: is a folder, not a config file") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise InputError(f"{path}: cannot read the config ({e})") from None
+    raw, lines = _parse_yaml(text, name)
+    if raw is None:
+        raw = {}
+    set_paths: dict[tuple, str] = {}
+    if isinstance(raw, dict):
+        for item in overrides:
+            key_path, value = parse_override(item)
+            _apply_override(raw, key_path, value, item)
+            set_paths[key_path] = item
+        if "name" not in raw and stem and re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", stem):
+            raw["name"] = stem
+    cfg = _validate(raw, _Where(name, lines, set_paths), base_dir)
+    return cfg, base_dir
+
+
+def config_from_dict(data: Any, where: str = "config") -> Config:
+    """Validate a plain dict (e.g. the config saved in a checkpoint)."""
+    return _validate(data, _Where(where, {}, {}))
+
+
+def config_schema() -> dict:
+    """The JSON Schema of a config file, for editors' YAML completion."""
+    schema = Config.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
+
+
+def config_dict(cfg: Config) -> dict:
+    """The config as plain JSON-able data (data.source first, as people write it)."""
+    data = cfg.model_dump(mode="json")
+    d = data["data"]
+    common = ("val_split", "normalize")
+    data["data"] = {
+        "source": d["source"],
+        **{k: v for k, v in d.items() if k != "source" and k not in common},
+        **{k: d[k] for k in common},
+    }
+    return data
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style for sections, flow style for lists of numbers: `hidden: [16, 16]`."""
+
+
+def _represent_list(dumper: yaml.SafeDumper, value: list) -> yaml.Node:
+    flat = all(not isinstance(v, (dict, list)) for v in value)
+    rows = all(
+        isinstance(v, list) and all(not isinstance(i, (dict, list)) for i in v) for v in value
+    )
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", value, flow_style=flat or rows)
+
+
+_Dumper.add_representer(list, _represent_list)
+
+
+def dump_config(cfg: Config, fmt: str = "yaml") -> str:
+    """The resolved config as YAML or as one JSON line."""
+    data = config_dict(cfg)
+    if fmt == "json":
+        return json.dumps(data)
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)

@@ -1,0 +1,154 @@
+"""Optimisers (sgd, momentum, adam) and learning-rate schedules.
+
+Optimisers update Values in place from their .grad; their state is plain lists of
+floats so it can be saved in model.json and restored for an exact resume.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from microgradcli.engine import Value
+
+__all__ = ["SGD", "Adam", "Momentum", "learning_rate", "make_optimizer"]
+
+
+class SGD:
+    """p -= lr * grad."""
+
+    name = "sgd"
+
+    def __init__(self, params: Sequence[Value]):
+        self.params = list(params)
+
+    def step(self, lr: float) -> None:
+        for p in self.params:
+            p.data -= lr * p.grad
+
+    def state_dict(self) -> dict:
+        return {"name": self.name}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._check(state)
+
+    def _check(self, state: dict) -> None:
+        if state.get("name") != self.name:
+            raise ValueError(
+                f"the checkpoint's optimizer state is for {state.get('name')!r}, not {self.name!r}"
+            )
+
+    def _floats(self, state: dict, key: str) -> list[float]:
+        values = [float(v) for v in state[key]]
+        if len(values) != len(self.params):
+            raise ValueError(
+                f"the checkpoint's optimizer state has {len(values)} values for "
+                f"{len(self.params)} parameters"
+            )
+        return values
+
+
+class Momentum(SGD):
+    """Heavy-ball momentum as PyTorch's SGD(momentum=mu): v = mu v + grad; p -= lr v."""
+
+    name = "momentum"
+
+    def __init__(self, params: Sequence[Value], momentum: float = 0.9):
+        super().__init__(params)
+        self.mu = momentum
+        self.v = [0.0] * len(self.params)
+
+    def step(self, lr: float) -> None:
+        mu, v = self.mu, self.v
+        for i, p in enumerate(self.params):
+            vi = mu * v[i] + p.grad
+            v[i] = vi
+            p.data -= lr * vi
+
+    def state_dict(self) -> dict:
+        return {"name": self.name, "v": list(self.v)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._check(state)
+        self.v = self._floats(state, "v")
+
+
+class Adam(SGD):
+    """Adam (Kingma and Ba) with bias correction."""
+
+    name = "adam"
+
+    def __init__(
+        self, params: Sequence[Value], beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8
+    ):
+        super().__init__(params)
+        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+        self.m = [0.0] * len(self.params)
+        self.v = [0.0] * len(self.params)
+        self.t = 0
+
+    def step(self, lr: float) -> None:
+        self.t += 1
+        b1, b2, eps = self.beta1, self.beta2, self.eps
+        c1 = 1.0 - b1**self.t
+        c2 = 1.0 - b2**self.t
+        m, v = self.m, self.v
+        for i, p in enumerate(self.params):
+            g = p.grad
+            mi = b1 * m[i] + (1.0 - b1) * g
+            vi = b2 * v[i] + (1.0 - b2) * g * g
+            m[i], v[i] = mi, vi
+            p.data -= lr * (mi / c1) / (math.sqrt(vi / c2) + eps)
+
+    def state_dict(self) -> dict:
+        return {"name": self.name, "t": self.t, "m": list(self.m), "v": list(self.v)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._check(state)
+        self.m = self._floats(state, "m")
+        self.v = self._floats(state, "v")
+        self.t = int(state["t"])
+
+
+def make_optimizer(
+    name: str,
+    params: Sequence[Value],
+    momentum: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+) -> SGD:
+    """The named optimiser over params."""
+    if name == "sgd":
+        return SGD(params)
+    if name == "momentum":
+        return Momentum(params, momentum)
+    if name == "adam":
+        return Adam(params, momentum, beta2, eps)
+    raise ValueError(f"unknown optimizer {name!r}; expected sgd, momentum or adam")
+
+
+def learning_rate(
+    schedule: str,
+    epoch: int,
+    epochs: int,
+    lr: float,
+    lr_end: float = 0.0,
+    step_size: int | None = None,
+    gamma: float = 0.5,
+) -> float:
+    """The learning rate for epoch `epoch` (0-based) of `epochs`.
+
+    constant: lr. linear, cosine: from lr at the first epoch to lr_end at the last.
+    step: lr * gamma ** (epoch // step_size), step_size defaulting to a quarter of the run.
+    """
+    if schedule == "constant":
+        return lr
+    frac = epoch / (epochs - 1) if epochs > 1 else 0.0
+    if schedule == "linear":
+        return lr * (1.0 - frac) + lr_end * frac  # exact at both ends
+    if schedule == "cosine":
+        return lr_end + (lr - lr_end) * 0.5 * (1.0 + math.cos(math.pi * frac))
+    if schedule == "step":
+        size = step_size if step_size else max(1, epochs // 4)
+        return lr * gamma ** (epoch // size)
+    raise ValueError(f"unknown schedule {schedule!r}")

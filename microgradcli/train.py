@@ -1,0 +1,518 @@
+"""Training an MLP from a config: the loop, the run directory, checkpoints and resume.
+
+`train(config, base_dir, ...)` never prints; it reports each epoch to an `on_epoch`
+callback and returns a TrainResult. The run directory holds config.yaml (the resolved
+config), log.jsonl (one line per epoch, written whole and flushed), model.json (the
+checkpoint, written atomically) and summary.json.
+
+Reproducibility: the data, the split, the initial weights and the minibatch order each
+come from their own random.Random seeded from the config's seed (the minibatch order
+from the seed and the epoch number, so a resumed run shuffles exactly as an
+uninterrupted one without saving any generator state). Each epoch starts from a
+snapshot that an interrupted or diverged epoch rolls back to, so the checkpoint is
+always the state at the end of a whole epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from operator import mul
+from pathlib import Path
+from typing import Any
+
+from microgradcli.checkpoint import Checkpoint, load_checkpoint
+from microgradcli.config import Config, config_dict, dump_config
+from microgradcli.data import Dataset, load_dataset
+from microgradcli.engine import Value
+from microgradcli.errors import InputError, JobFailed, MathDomainError
+from microgradcli.fileio import write_atomic
+from microgradcli.losses import l2_penalty, sample_loss, total
+from microgradcli.nn import MLP
+from microgradcli.optim import learning_rate, make_optimizer
+
+__all__ = ["RUN_FILES", "TrainResult", "build_model", "evaluate", "resolve_run_dir", "train"]
+
+RUN_FILES = ("config.yaml", "log.jsonl", "model.json", "summary.json")
+LOG_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "time")
+
+
+@dataclass
+class TrainResult:
+    """What a run produced: where, why it stopped, the summary and the log records."""
+
+    run_dir: Path
+    stopped: str  # completed | early_stopping | interrupted
+    summary: dict[str, Any]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    checkpoint: Checkpoint | None = None
+
+
+# -- run directory ----------------------------------------------------------------------------
+def resolve_run_dir(config: Config, out: str | Path | None = None) -> Path:
+    """--out, else output.dir, else runs/<name> (relative to the current folder)."""
+    if out is not None:
+        return Path(out)
+    if config.output.dir:
+        return Path(config.output.dir).expanduser()
+    return Path("runs") / config.name
+
+
+def _is_ours(name: str) -> bool:
+    # A run's own files, and temporary files of an atomic write killed mid-way.
+    return name in RUN_FILES or (name.startswith(".") and name.endswith(".tmp"))
+
+
+def _prepare_run_dir(run_dir: Path, force: bool) -> None:
+    """Make sure run_dir can take a new run: empty, or an mg run replaced with --force."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise InputError(f"{run_dir}: exists and is not a folder; choose another --out")
+    if not run_dir.exists():
+        return
+    entries = sorted(os.listdir(run_dir))
+    if not entries:
+        return
+    if not force:
+        hint = (
+            f" or --resume {run_dir / 'model.json'} to continue it"
+            if "model.json" in entries
+            else ""
+        )
+        raise InputError(
+            f"{run_dir}: the run folder already holds files; use --force to replace the "
+            f"run{hint}, or --out to choose another folder"
+        )
+    foreign = [e for e in entries if not _is_ours(e) or not (run_dir / e).is_file()]
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+        raise InputError(
+            f"{run_dir}: refusing to --force: the folder holds files mg did not write "
+            f"({shown}); choose another --out"
+        )
+    for e in entries:
+        (run_dir / e).unlink()
+
+
+# -- the model's numbers without building a graph (validation, metrics) ------------------------
+def _act(x: float, activation: str) -> float:
+    # The same arithmetic as the engine's ops, so the numbers match exactly.
+    if activation == "linear":
+        return x
+    if activation == "relu":
+        return x if x > 0.0 else 0.0
+    if activation == "tanh":
+        return math.tanh(x)
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)
+
+
+def _forward_floats(model: MLP, rows: Sequence[Sequence[float]]) -> list[list[float]]:
+    layers = [
+        (
+            [[w.data for w in n.w] for n in layer.neurons],
+            [n.b.data for n in layer.neurons],
+            layer.activation,
+        )
+        for layer in model.layers
+    ]
+    outs = []
+    for x in rows:
+        for ws, bs, act in layers:
+            x = [_act(sum(map(mul, w, x), b), act) for w, b in zip(ws, bs, strict=True)]
+        outs.append(x)
+    return outs
+
+
+def _correct(outs: Sequence[float], t, task: str, threshold: float) -> bool:
+    if task == "multiclass":
+        return max(range(len(outs)), key=outs.__getitem__) == t
+    return (outs[0] > threshold) == (t == 1.0)
+
+
+def evaluate(
+    model: MLP,
+    inputs: Sequence[Sequence[float]],
+    targets: Sequence,
+    loss: str,
+    task: str,
+    threshold: float = 0.0,
+    reduction: str = "mean",
+) -> tuple[float, float | None]:
+    """(loss, accuracy) of a model on prepared inputs and encoded targets; accuracy is
+    None for regression. The loss is the data loss, without the L2 penalty."""
+    outs = _forward_floats(model, inputs)
+    per = [
+        sample_loss(loss, [Value(o) for o in out], t).data
+        for out, t in zip(outs, targets, strict=True)
+    ]
+    value = math.fsum(per)
+    if reduction == "mean":
+        value /= len(per)
+    if task == "regression":
+        return value, None
+    right = sum(_correct(o, t, task, threshold) for o, t in zip(outs, targets, strict=True))
+    return value, right / len(outs)
+
+
+def build_model(config: Config, ds: Dataset) -> MLP:
+    """A fresh MLP for the data: its input and output sizes come from the dataset."""
+    m = config.model
+    return MLP(
+        ds.n_features,
+        [*m.hidden, ds.n_outputs],
+        m.activation,
+        m.output_activation,
+        m.init,
+        rng=random.Random(f"mg-init-{config.seed}"),
+    )
+
+
+# -- resume ---------------------------------------------------------------------------------------
+def _check_resumable(config: Config, ckpt: Checkpoint, path: Path) -> None:
+    saved = ckpt.config or {}
+    now = config_dict(config)
+    for key in ("seed", "data", "model"):
+        if key in saved and saved[key] != now[key]:
+            raise InputError(
+                f"{path}: cannot resume: the checkpoint was trained with a different {key} "
+                f"section; resume with the config it was trained with (see its config.yaml)"
+            )
+    if saved.get("train", {}).get("loss", config.train.loss) != config.train.loss:
+        raise InputError(
+            f"{path}: cannot resume: the checkpoint was trained with train.loss "
+            f"{saved['train']['loss']}, the config says {config.train.loss}"
+        )
+    if ckpt.epoch >= config.train.epochs:
+        raise InputError(
+            f"{path}: already trained {ckpt.epoch} epochs and train.epochs is "
+            f"{config.train.epochs}; train.epochs counts all epochs, so raise it, e.g. "
+            f"--set train.epochs={ckpt.epoch + max(10, ckpt.epoch // 2)}"
+        )
+
+
+def _read_log(path: Path, upto: int) -> list[dict]:
+    """The log records of epochs 1..upto (later lines belong to epochs being redone)."""
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line torn by a crash; the checkpoint decides what is kept
+        if isinstance(rec, dict) and isinstance(rec.get("epoch"), int) and rec["epoch"] <= upto:
+            records.append(rec)
+    return records
+
+
+def _log_line(record: dict) -> str:
+    return json.dumps(record, allow_nan=False) + "\n"
+
+
+class _Log:
+    """log.jsonl, appended one whole line per write() and flushed to the OS at once."""
+
+    def __init__(self, path: Path, keep: list[dict]):
+        write_atomic(path, "".join(_log_line(r) for r in keep))
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+
+    def write(self, record: dict) -> None:
+        os.write(self.fd, _log_line(record).encode("utf-8"))
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def _finite_or_none(x: float | None) -> float | None:
+    return x if x is None or math.isfinite(x) else None
+
+
+# -- the loop -------------------------------------------------------------------------------------
+def train(
+    config: Config,
+    base_dir: str | Path | None = None,
+    *,
+    out: str | Path | None = None,
+    force: bool = False,
+    resume: str | Path | None = None,
+    on_start: Callable[[dict], None] | None = None,
+    on_epoch: Callable[[dict], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> TrainResult:
+    """Train the config's model on its data; write the run directory; never print.
+
+    on_start(info) is called once before the first epoch, on_epoch(record) after each
+    epoch with its log record. should_stop() is polled after every step: when it says
+    yes (or on KeyboardInterrupt) the run rolls back to the last whole epoch, saves a
+    checkpoint and returns with stopped="interrupted". A non-finite loss or weight
+    raises JobFailed after saving the last good checkpoint.
+    """
+    tc = config.train
+    ckpt_in: Checkpoint | None = None
+    if resume is not None:
+        resume = Path(resume)
+        ckpt_in = load_checkpoint(resume)
+        _check_resumable(config, ckpt_in, resume)
+        run_dir = resume.parent
+        if out is not None and Path(out).resolve() != run_dir.resolve():
+            raise InputError(
+                "--resume continues the run in the checkpoint's folder; leave out --out"
+            )
+    else:
+        run_dir = resolve_run_dir(config, out)
+    ds = load_dataset(config, base_dir)
+
+    model = build_model(config, ds)
+    params = model.parameters()
+    opt = make_optimizer(tc.optimizer, params, tc.momentum, tc.beta2, tc.eps)
+    start = 0
+    kept: list[dict] = []
+    if ckpt_in is not None:
+        try:
+            model.load_state_dict(ckpt_in.model.state_dict())
+            opt.load_state_dict(ckpt_in.optimizer)
+        except (KeyError, TypeError, ValueError) as e:
+            raise InputError(f"{resume}: cannot resume from this checkpoint ({e})") from None
+        start = ckpt_in.epoch
+        kept = _read_log(run_dir / "log.jsonl", start)
+    else:
+        _prepare_run_dir(run_dir, force)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_atomic(run_dir / "config.yaml", dump_config(config))
+    log = _Log(run_dir / "log.jsonl", kept)
+    try:
+        return _run(
+            config,
+            ds,
+            model,
+            params,
+            opt,
+            start,
+            kept,
+            run_dir,
+            log,
+            on_start,
+            on_epoch,
+            should_stop,
+            ckpt_in,
+        )
+    finally:
+        log.close()
+
+
+def _run(
+    config,
+    ds,
+    model,
+    params,
+    opt,
+    start,
+    kept,
+    run_dir,
+    log,
+    on_start,
+    on_epoch,
+    should_stop,
+    ckpt_in,
+):
+    tc = config.train
+    loss_name, reduction, task, threshold = tc.loss, tc.reduction, ds.task, ds.threshold
+    epochs = tc.epochs
+    x_train, t_train = ds.inputs(ds.train_index), ds.target_list(ds.train_index)
+    x_val, t_val = ds.inputs(ds.val_index), ds.target_list(ds.val_index)
+    n = len(x_train)
+    bs = min(tc.batch_size or n, n)
+    monitor = "val_loss" if x_val else "loss"
+    time0 = kept[-1]["time"] if kept and isinstance(kept[-1].get("time"), (int, float)) else 0.0
+    extra_in = ckpt_in.extra if ckpt_in is not None else {}
+    best = extra_in.get("best")  # {"epoch", "value"} of the monitored metric
+    stale = int(extra_in.get("stale", 0))
+    best_state = None
+    if best is not None and tc.patience:
+        # A resumed checkpoint with patience on holds the best weights themselves.
+        best_state = (model.state_dict(), opt.state_dict(), best["epoch"])
+    history: list[dict] = list(kept)
+
+    def checkpoint(epoch: int, state=None) -> Checkpoint:
+        if state is not None:
+            m = MLP.from_state_dict(state[0])
+            opt_state, epoch = state[1], state[2]
+        else:
+            m, opt_state = model, opt.state_dict()
+        extra = {"best": best, "stale": stale, "monitor": monitor}
+        return Checkpoint(
+            model=m,
+            task=task,
+            config=config_dict(config),
+            classes=ds.classes,
+            threshold=threshold,
+            normalize=ds.normalize,
+            features=ds.features,
+            epoch=epoch,
+            optimizer=opt_state,
+            extra=extra,
+        )
+
+    def save(epoch: int) -> Checkpoint:
+        ck = checkpoint(epoch, best_state if tc.patience and best_state is not None else None)
+        ck.save(run_dir / "model.json")
+        return ck
+
+    def summary(stopped: str, reason: str, ck: Checkpoint, wall: float) -> dict:
+        last = history[-1] if history else {}
+        s = {
+            "name": config.name,
+            "task": task,
+            "stopped": stopped,
+            "reason": reason,
+            "epochs": last.get("epoch", start),
+            "epochs_run": len(history) - len(kept),
+            "checkpoint_epoch": ck.epoch,
+            "best_epoch": best["epoch"] if best else None,
+            f"best_{monitor}": best["value"] if best else None,
+            **{k: last.get(k) for k in ("loss", "accuracy", "val_loss", "val_accuracy", "lr")},
+            "parameters": len(params),
+            "samples": {"train": n, "val": len(x_val)},
+            "classes": ds.classes,
+            "wall_time": round(wall, 4),
+            "run_dir": str(run_dir),
+        }
+        write_atomic(run_dir / "summary.json", json.dumps(s, indent=1, allow_nan=False) + "\n")
+        return s
+
+    if on_start is not None:
+        on_start(
+            {
+                "start_epoch": start,
+                "epochs": epochs,
+                "run_dir": str(run_dir),
+                "task": task,
+                "parameters": len(params),
+                "samples": {"train": n, "val": len(x_val)},
+            }
+        )
+
+    t0 = time.perf_counter()
+    stopped, reason = "completed", f"trained all {epochs} epochs"
+    epoch = start
+    while epoch < epochs:
+        lr = learning_rate(tc.schedule, epoch, epochs, tc.lr, tc.lr_end, tc.step_size, tc.gamma)
+        snapshot = ([p.data for p in params], opt.state_dict())
+        if bs < n:
+            order = list(range(n))
+            random.Random(f"mg-batches-{config.seed}-{epoch}").shuffle(order)
+            batches = [order[i : i + bs] for i in range(0, n, bs)]
+        else:
+            batches = [None]
+        loss_sum = 0.0
+        right = 0
+        interrupted = False
+        failure = None
+        try:
+            for b, batch in enumerate(batches):
+                xs = x_train if batch is None else [x_train[i] for i in batch]
+                ts = t_train if batch is None else [t_train[i] for i in batch]
+                for p in params:
+                    p.grad = 0.0
+                losses = []
+                for x, t in zip(xs, ts, strict=True):
+                    outs = model(x)
+                    losses.append(sample_loss(loss_name, outs, t))
+                    if task != "regression":
+                        right += _correct([o.data for o in outs], t, task, threshold)
+                data_loss = total(losses, reduction)
+                obj = data_loss + l2_penalty(params, tc.l2) if tc.l2 else data_loss
+                if obj.data - obj.data != 0.0:
+                    raise MathDomainError(f"the loss became {obj.data}")
+                obj.backward()
+                opt.step(lr)
+                s = sum(p.data for p in params)
+                if s - s != 0.0:
+                    raise MathDomainError("a weight became infinite or NaN after the update")
+                loss_sum += data_loss.data * (len(xs) if reduction == "mean" else 1.0)
+                if should_stop is not None and should_stop():
+                    interrupted = b < len(batches) - 1
+                    stopped = "interrupted"
+                    break
+        except KeyboardInterrupt:
+            interrupted, stopped = True, "interrupted"
+        except (MathDomainError, OverflowError, ZeroDivisionError) as e:
+            failure = e
+        if interrupted or failure is not None:
+            # Back to the end of the last whole epoch: the checkpoint never holds half an epoch.
+            for p, v in zip(params, snapshot[0], strict=True):
+                p.data = v
+            opt.load_state_dict(snapshot[1])
+        if failure is not None:
+            ck = save(epoch)
+            summary(
+                "diverged",
+                f"diverged at epoch {epoch + 1}: {failure}",
+                ck,
+                time.perf_counter() - t0,
+            )
+            raise JobFailed(
+                f"training diverged at epoch {epoch + 1} ({failure}); lower train.lr "
+                f"(it was {lr:g}), e.g. --set train.lr={tc.lr / 10:g}. The log and the last "
+                f"good checkpoint (epoch {ck.epoch}) are in {run_dir}"
+            )
+        if interrupted:
+            break
+
+        epoch += 1
+        train_loss = loss_sum / n if reduction == "mean" else loss_sum
+        val_loss = val_acc = None
+        if x_val:
+            val_loss, val_acc = evaluate(model, x_val, t_val, loss_name, task, threshold, reduction)
+        record = {
+            "epoch": epoch,
+            "loss": train_loss,
+            "accuracy": right / n if task != "regression" else None,
+            "val_loss": _finite_or_none(val_loss),
+            "val_accuracy": val_acc,
+            "lr": lr,
+            "time": round(time0 + time.perf_counter() - t0, 4),
+        }
+        log.write(record)
+        history.append(record)
+        if on_epoch is not None:
+            on_epoch(record)
+
+        watched = val_loss if x_val else train_loss
+        if watched is None or not math.isfinite(watched):
+            ck = save(epoch - 1)
+            raise JobFailed(
+                f"training diverged at epoch {epoch}: the validation loss is not finite; "
+                f"lower train.lr (it was {lr:g})"
+            )
+        if best is None or watched < best["value"] - tc.min_delta:
+            best, stale = {"epoch": epoch, "value": watched}, 0
+            if tc.patience:
+                best_state = (model.state_dict(), opt.state_dict(), epoch)
+        else:
+            stale += 1
+        if stopped == "interrupted":
+            break
+        if tc.patience and stale >= tc.patience:
+            stopped = "early_stopping"
+            reason = (
+                f"early stopping: {monitor} did not improve for {tc.patience} epochs; "
+                f"model.json holds the best epoch, {best['epoch']} ({monitor} {best['value']:.6g})"
+            )
+            break
+        every = config.output.checkpoint_every
+        if every and epoch % every == 0 and epoch < epochs:
+            save(epoch)
+
+    if stopped == "interrupted":
+        reason = f"interrupted after epoch {epoch} of {epochs}"
+    ck = save(epoch)
+    s = summary(stopped, reason, ck, time.perf_counter() - t0)
+    return TrainResult(run_dir=run_dir, stopped=stopped, summary=s, history=history, checkpoint=ck)
