@@ -1,0 +1,148 @@
+"""`mg predict` and `mg eval`: using a trained model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from microgradcli.cli._app import app
+from microgradcli.cli._common import emit, emit_json
+
+
+def _num(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+def _label(v: Any) -> str:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+@app.command()
+def predict(
+    model: str = typer.Argument(..., help="A model.json written by mg train."),
+    input: str = typer.Argument(
+        ...,
+        help="Rows to predict: a CSV file (header optional), a JSON Lines file, or - for stdin.",
+    ),
+    json_out: bool = typer.Option(False, "--json", help="One JSON object per row on stdout."),
+) -> None:
+    """Predict one result per input row, streamed as the rows arrive.
+
+    INPUT holds one row of input values per line: CSV (a header naming the model's
+    features is optional; with one, extra columns are ignored), JSON Lines of arrays
+    (`[0.5, -0.2]`) or of objects keyed by feature name. The normalisation saved with the
+    model is applied. Binary classifiers give the label as trained (+-1 or 0/1),
+    multi-class ones the class name, regression the value. A row of the wrong width or a
+    non-number is an error naming the row.
+
+    --json: {"input": [...], "output": ..., "label": ...} per row ("probabilities" too
+    for multi-class).
+
+    Example: echo '[0.5, -0.2]' | mg predict runs/moons/model.json - --json
+    """
+    from microgradcli.checkpoint import load_checkpoint
+    from microgradcli.predict import feature_names, predict_rows, read_rows
+
+    ckpt = load_checkpoint(model)
+    names = feature_names(ckpt)
+    rows = read_rows(input, ckpt.nin, names)
+    widths = [max(10, len(n)) for n in names]
+    header_done = False
+    for result in predict_rows(ckpt, rows):
+        if json_out:
+            emit_json(result)
+            continue
+        if not header_done:
+            cols = [n.rjust(w) for n, w in zip(names, widths, strict=True)]
+            if ckpt.task == "multiclass":
+                cols += ["label".rjust(10), "probability".rjust(11)]
+            elif ckpt.task == "binary":
+                cols += ["output".rjust(12), "label".rjust(8)]
+            else:
+                cols += ["output".rjust(12)]
+            emit("  ".join(cols))
+            header_done = True
+        cells = [_num(v).rjust(w) for v, w in zip(result["input"], widths, strict=True)]
+        if ckpt.task == "multiclass":
+            p = max(result["probabilities"])
+            cells += [_label(result["label"]).rjust(10), f"{p:.4f}".rjust(11)]
+        elif ckpt.task == "binary":
+            cells += [_num(result["output"]).rjust(12), _label(result["label"]).rjust(8)]
+        else:
+            cells += [_num(result["output"]).rjust(12)]
+        emit("  ".join(cells))
+
+
+def _confusion_lines(confusion: dict[str, Any]) -> list[str]:
+    labels = [_label(c) for c in confusion["labels"]]
+    matrix = confusion["matrix"]
+    w = max(6, *(len(lab) for lab in labels), *(len(str(v)) for row in matrix for v in row))
+    lines = ["confusion matrix (rows: true class, columns: predicted)"]
+    lines.append(" " * (w + 2) + "  ".join(lab.rjust(w) for lab in labels))
+    for lab, row in zip(labels, matrix, strict=True):
+        lines.append(lab.rjust(w + 2) + "  ".join(str(v).rjust(w) for v in row))
+    return lines
+
+
+@app.command("eval")
+def eval_command(
+    model: str = typer.Argument(..., help="A model.json written by mg train."),
+    data: str = typer.Option(
+        ...,
+        "--data",
+        "-d",
+        help="An experiment config (.yaml: its data section) or a CSV file (target: the "
+        "model config's data.target, else the last column).",
+    ),
+    split: str = typer.Option(
+        "all",
+        "--split",
+        help="With a config: all rows, or only the train or val rows of its data.val_split.",
+    ),
+    json_out: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
+) -> None:
+    """Metrics of a trained model on a dataset: loss, accuracy, confusion matrix.
+
+    The loss is the training objective's data loss (train.loss, without the L2 term),
+    averaged over the rows. With a config (or - for a config on stdin), the rows are the
+    ones it generates or reads, exactly as training saw them; --split train|val picks
+    one side of its data.val_split. Labels in a CSV must be the model's classes.
+
+    --json keys: data, rows, task, loss_name, loss, accuracy, correct, confusion
+    ({"labels", "matrix"}, rows = true class); regression has rmse and mae instead.
+
+    Example: mg eval runs/moons/model.json --data configs/moons.yaml
+    """
+    from microgradcli.checkpoint import load_checkpoint
+    from microgradcli.errors import InputError
+    from microgradcli.predict import evaluate, read_dataset
+
+    if split not in ("all", "train", "val"):
+        raise InputError(f"--split {split!r}: use all, train or val")
+    ckpt = load_checkpoint(model)
+    dataset = read_dataset(data, ckpt, split)
+    result = {"model": model, **evaluate(ckpt, dataset)}
+    if json_out:
+        emit_json(result)
+        return
+    lines = [
+        f"model     {model} ({result['task']})",
+        f"data      {result['data']} ({result['rows']} rows)",
+        f"loss      {result['loss']:.6g} ({result['loss_name']})",
+    ]
+    if result["accuracy"] is not None:
+        lines.append(
+            f"accuracy  {100 * result['accuracy']:.2f}% ({result['correct']} of {result['rows']})"
+        )
+    else:
+        lines.append(f"rmse      {result['rmse']:.6g}")
+        lines.append(f"mae       {result['mae']:.6g}")
+    if result.get("confusion"):
+        lines += ["", *_confusion_lines(result["confusion"])]
+    for line in lines:
+        emit(line)

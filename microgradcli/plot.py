@@ -1,0 +1,544 @@
+"""Pictures with matplotlib: loss curves, decision boundaries, a function and its derivative.
+
+Imported only by `mg plot` (matplotlib costs about a second to import). Each figure has a
+`*_data` function that computes the numbers and a `*_figure` function that draws them, so
+tests can check what is plotted without reading pixels. Figures are rendered to bytes in
+memory and written atomically; SVG output is deterministic (fixed hash salt, no date).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # before anything imports pyplot: no display, no GUI toolkit
+
+import numpy as np  # noqa: E402
+from matplotlib.colors import ListedColormap, to_rgb  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+
+from microgradcli.checkpoint import Checkpoint  # noqa: E402
+from microgradcli.errors import InputError, MathDomainError  # noqa: E402
+from microgradcli.fileio import write_atomic  # noqa: E402
+
+__all__ = [
+    "BoundaryData",
+    "FunctionData",
+    "LossData",
+    "boundary_data",
+    "boundary_figure",
+    "function_data",
+    "function_figure",
+    "grid_forward",
+    "loss_data",
+    "loss_figure",
+    "output_format",
+    "parse_range",
+    "read_log",
+    "save_figure",
+]
+
+FORMATS = {".svg": "svg", ".png": "png"}
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"]  # fmt: skip
+STYLE = {
+    "figure.dpi": 100,
+    "savefig.dpi": 150,
+    "font.size": 10,
+    "axes.titlesize": 12,
+    "axes.titleweight": "bold",
+    "axes.labelsize": 10,
+    "axes.spines.top": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "grid.linestyle": "-",
+    "legend.frameon": True,
+    "legend.framealpha": 0.9,
+    "legend.fontsize": 9,
+    "svg.hashsalt": "mg",  # fixed ids: the same data gives the same SVG bytes
+    "svg.fonttype": "path",  # text as shapes: looks the same without the fonts installed
+    "path.simplify": True,
+}
+
+
+# -- output ------------------------------------------------------------------------------
+def output_format(path: str | Path, fmt: str | None = None) -> str:
+    """'svg' or 'png' from --format or the output file's extension; anything else is an error."""
+    if fmt is not None:
+        f = fmt.lower().lstrip(".")
+        if f not in FORMATS.values():
+            raise InputError(f"unknown format {fmt!r}; use svg or png")
+        return f
+    if str(path) == "-":
+        return "svg"
+    suffix = Path(str(path)).suffix.lower()
+    if suffix not in FORMATS:
+        shown = f"extension {suffix!r}" if suffix else "no extension"
+        raise InputError(f"{path}: {shown}; the output must end in .svg or .png")
+    return FORMATS[suffix]
+
+
+def render(fig: Figure, fmt: str) -> bytes:
+    """The figure as SVG or PNG bytes, with no timestamps in them."""
+    buf = io.BytesIO()
+    metadata = {"Date": None} if fmt == "svg" else {"Software": None}
+    with matplotlib.rc_context(STYLE):
+        fig.savefig(buf, format=fmt, metadata=metadata, bbox_inches="tight", pad_inches=0.15)
+    return buf.getvalue()
+
+
+def save_figure(fig: Figure, path: str | Path, fmt: str | None = None) -> int:
+    """Render and write atomically (or to stdout for '-'); returns the number of bytes."""
+    fmt = output_format(path, fmt)
+    data = render(fig, fmt)
+    if str(path) == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        try:
+            write_atomic(path, data)
+        except OSError as e:
+            raise InputError(f"{path}: cannot write the picture ({e.strerror or e})") from None
+    return len(data)
+
+
+def _figure(width: float, height: float) -> Figure:
+    with matplotlib.rc_context(STYLE):
+        return Figure(figsize=(width, height), layout="constrained")
+
+
+def _axes(fig: Figure):
+    with matplotlib.rc_context(STYLE):
+        ax = fig.add_subplot()
+    return ax
+
+
+# -- loss curves -------------------------------------------------------------------------
+@dataclass
+class LossData:
+    """The columns of a training log (NaN where a value is missing), one entry per epoch."""
+
+    source: str
+    epoch: np.ndarray
+    loss: np.ndarray
+    accuracy: np.ndarray
+    val_loss: np.ndarray
+    val_accuracy: np.ndarray
+    lr: np.ndarray
+
+    def has(self, column: str) -> bool:
+        return bool(np.isfinite(getattr(self, column)).any())
+
+
+def read_log(path: str | Path) -> list[dict[str, Any]]:
+    """The records of a log.jsonl (or of RUN_DIR/log.jsonl), each line checked."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "log.jsonl"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such log file; give a run folder or its log.jsonl") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: cannot read the log ({e})") from None
+    records = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(
+                f"{where}:{e.colno}: not valid JSON ({e.msg}); is it a log.jsonl?"
+            ) from None
+        if not isinstance(rec, dict) or "epoch" not in rec or "loss" not in rec:
+            raise InputError(f'{where}: not a training log line (it needs "epoch" and "loss")')
+        epoch = rec["epoch"]
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, float)):
+            raise InputError(f'{where}: "epoch" is {json.dumps(epoch)}, not a number')
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy", "lr"):
+            v = rec.get(key)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                raise InputError(f'{where}: "{key}" is {json.dumps(v)}, not a number or null')
+        records.append(rec)
+    if not records:
+        raise InputError(f"{path}: the log has no epochs yet")
+    return records
+
+
+def loss_data(path: str | Path) -> LossData:
+    """Read a log into columns; a resumed run that logged an epoch twice keeps the last."""
+    records = read_log(path)
+    by_epoch: dict[float, dict[str, Any]] = {}
+    for rec in records:
+        by_epoch[rec["epoch"]] = rec
+    rows = [by_epoch[k] for k in sorted(by_epoch)]
+
+    def column(key: str) -> np.ndarray:
+        return np.array([np.nan if r.get(key) is None else float(r[key]) for r in rows])
+
+    return LossData(
+        source=str(path),
+        epoch=column("epoch"),
+        loss=column("loss"),
+        accuracy=column("accuracy"),
+        val_loss=column("val_loss"),
+        val_accuracy=column("val_accuracy"),
+        lr=column("lr"),
+    )
+
+
+def loss_figure(data: LossData, title: str | None = None) -> Figure:
+    """Loss against epoch; accuracy on a second y axis; validation curves dashed."""
+    fig = _figure(7.0, 4.2)
+    ax = _axes(fig)
+    loss_colour, acc_colour = PALETTE[0], PALETTE[3]
+    marker = "o" if len(data.epoch) <= 30 else None
+    kw = {"marker": marker, "markersize": 3, "linewidth": 1.8}
+    ax.plot(data.epoch, data.loss, color=loss_colour, label="loss (train)", **kw)
+    if data.has("val_loss"):
+        ax.plot(
+            data.epoch,
+            data.val_loss,
+            color=loss_colour,
+            linestyle="--",
+            label="loss (validation)",
+            **kw,
+        )
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss", color=loss_colour)
+    ax.tick_params(axis="y", colors=loss_colour)
+    finite = data.loss[np.isfinite(data.loss)]
+    if finite.size and finite.min() >= 0:
+        ax.set_ylim(bottom=0)
+    if len(data.epoch) > 1:
+        ax.set_xlim(data.epoch[0], data.epoch[-1])
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    handles = ax.get_lines()
+    if data.has("accuracy") or data.has("val_accuracy"):
+        with matplotlib.rc_context(STYLE):
+            ax2 = ax.twinx()
+        ax2.grid(False)
+        ax2.spines["top"].set_visible(False)
+        if data.has("accuracy"):
+            ax2.plot(data.epoch, data.accuracy, color=acc_colour, label="accuracy (train)", **kw)
+        if data.has("val_accuracy"):
+            ax2.plot(
+                data.epoch,
+                data.val_accuracy,
+                color=acc_colour,
+                linestyle="--",
+                label="accuracy (validation)",
+                **kw,
+            )
+        ax2.set_ylim(-0.02, 1.02)
+        ax2.set_ylabel("accuracy", color=acc_colour)
+        ax2.tick_params(axis="y", colors=acc_colour)
+        ax2.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+        handles = [*handles, *ax2.get_lines()]
+    ax.legend(handles=handles, labels=[h.get_label() for h in handles], loc="center right")
+    last = int(data.epoch[-1])
+    ax.set_title(title or f"Training loss — {last} epoch{'s' if last != 1 else ''}")
+    return fig
+
+
+# -- decision boundary -------------------------------------------------------------------
+_ACT = {
+    "linear": lambda z: z,
+    "relu": lambda z: np.where(z > 0.0, z, 0.0),
+    "tanh": np.tanh,
+    "sigmoid": lambda z: np.where(z >= 0.0, 1.0 / (1.0 + np.exp(-np.abs(z))), np.exp(-np.abs(z)) / (1.0 + np.exp(-np.abs(z)))),
+}  # fmt: skip
+
+
+def grid_forward(ckpt: Checkpoint, x: np.ndarray) -> np.ndarray:
+    """The model's raw outputs for many rows at once: shape (rows, outputs).
+
+    The same arithmetic as the engine's fused neuron (b + w1*x1 + w2*x2 ..., left to right)
+    after the same normalisation, so the results match Checkpoint.predict to the last bit
+    or so; `grid_labels` rechecks the few points that sit on a decision boundary.
+    """
+    z = np.asarray(x, dtype=float)
+    if ckpt.normalize is not None:
+        z = (z - np.asarray(ckpt.normalize["mean"], float)) / np.asarray(
+            ckpt.normalize["std"], float
+        )
+    state = ckpt.model.state_dict()
+    last = len(state["layers"]) - 1
+    with np.errstate(over="ignore", invalid="ignore"):
+        for i, layer in enumerate(state["layers"]):
+            w = np.array([n["w"] for n in layer], float)  # (nout, nin)
+            acc = np.broadcast_to(
+                np.array([n["b"] for n in layer], float), (z.shape[0], w.shape[0])
+            ).copy()
+            for k in range(w.shape[1]):
+                acc = acc + z[:, k : k + 1] * w[:, k]
+            act = state["output_activation"] if i == last else state["activation"]
+            z = _ACT[act](acc)
+    return z
+
+
+def _label_index(ckpt: Checkpoint, result: dict[str, Any]) -> int:
+    if ckpt.task == "multiclass":
+        return int(np.argmax(result["output"]))
+    return 1 if result["label"] == (ckpt.classes or [-1.0, 1.0])[1] else 0
+
+
+def grid_labels(ckpt: Checkpoint, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Class index per row (binary: 1 = classes[1]), as Checkpoint.predict decides it."""
+    out = grid_forward(ckpt, x) if out is None else out
+    if ckpt.task == "multiclass":
+        labels = np.argmax(out, axis=1)
+        top2 = np.sort(out, axis=1)[:, -2:] if out.shape[1] > 1 else np.zeros((len(out), 2))
+        close = np.abs(top2[:, 1] - top2[:, 0]) <= 1e-9 * (1.0 + np.abs(top2[:, 1]))
+    else:
+        labels = (out[:, 0] > ckpt.threshold).astype(int)
+        close = np.abs(out[:, 0] - ckpt.threshold) <= 1e-9 * (1.0 + abs(ckpt.threshold))
+    close |= ~np.isfinite(out).all(axis=1)
+    # A point on (or within rounding of) the boundary: ask the engine itself.
+    for i in np.flatnonzero(close):
+        labels[i] = _label_index(ckpt, ckpt.predict([float(v) for v in x[i]]))
+    return labels
+
+
+@dataclass
+class BoundaryData:
+    """The grid (xs by ys), the class index or output at each grid point, and the points."""
+
+    xs: np.ndarray  # (nx,)
+    ys: np.ndarray  # (ny,)
+    labels: np.ndarray | None  # (ny, nx) class index; None for regression
+    output: np.ndarray  # (ny, nx) raw output (binary, regression) or top probability
+    points: np.ndarray  # (n, 2) training inputs, raw
+    point_labels: np.ndarray | None  # (n,) class index, or target for regression
+    classes: list[str]
+    features: list[str]
+
+    def grid_points(self) -> np.ndarray:
+        """Every grid point as a row, in the order of labels.ravel()."""
+        gx, gy = np.meshgrid(self.xs, self.ys)
+        return np.column_stack([gx.ravel(), gy.ravel()])
+
+
+def boundary_data(
+    ckpt: Checkpoint,
+    points: Any,
+    point_labels: Any = None,
+    resolution: int = 200,
+    margin: float = 0.1,
+) -> BoundaryData:
+    """Predict over a resolution x resolution grid covering the points with a margin."""
+    if ckpt.nin != 2:
+        raise InputError(
+            f"decision boundaries are drawn for models with 2 inputs; this one takes {ckpt.nin}"
+        )
+    pts = np.asarray(points, dtype=float).reshape(-1, 2)
+    if pts.size == 0:
+        raise InputError("no data points to cover with the grid; give --data CONFIG_OR_CSV")
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    span = np.where(hi - lo > 0, hi - lo, 1.0)
+    lo, hi = lo - margin * span, hi + margin * span
+    xs = np.linspace(lo[0], hi[0], resolution)
+    ys = np.linspace(lo[1], hi[1], resolution)
+    gx, gy = np.meshgrid(xs, ys)
+    grid = np.column_stack([gx.ravel(), gy.ravel()])
+    out = grid_forward(ckpt, grid)
+    shape = (len(ys), len(xs))
+    if ckpt.task == "regression":
+        labels = None
+        value = out[:, 0].reshape(shape)
+    else:
+        labels = grid_labels(ckpt, grid, out).reshape(shape)
+        if ckpt.task == "multiclass":
+            e = np.exp(out - out.max(axis=1, keepdims=True))
+            value = (e.max(axis=1) / e.sum(axis=1)).reshape(shape)
+        else:
+            value = out[:, 0].reshape(shape)
+    if ckpt.classes:
+        classes = [_fmt_label(c) for c in ckpt.classes]
+    elif ckpt.task == "binary":
+        classes = ["-1", "1"]
+    elif ckpt.task == "multiclass":
+        classes = [str(i) for i in range(ckpt.model.nouts[-1])]
+    else:
+        classes = []
+    features = ckpt.features if ckpt.features and len(ckpt.features) == 2 else ["x1", "x2"]
+    pl = None if point_labels is None else np.asarray(point_labels)
+    return BoundaryData(xs, ys, labels, value, pts, pl, classes, [str(f) for f in features])
+
+
+def _fmt_label(c: Any) -> str:
+    if isinstance(c, float) and c.is_integer():
+        return str(int(c))
+    return str(c)
+
+
+def _lighten(colour: str, amount: float) -> tuple[float, float, float]:
+    r, g, b = to_rgb(colour)
+    return (1 - amount * (1 - r), 1 - amount * (1 - g), 1 - amount * (1 - b))
+
+
+def boundary_figure(data: BoundaryData, title: str | None = None, threshold: float = 0.0) -> Figure:
+    """Decision regions as a light image, the boundary as a line, the points on top."""
+    fig = _figure(6.0, 5.0)
+    ax = _axes(fig)
+    ax.grid(False)
+    extent = (data.xs[0], data.xs[-1], data.ys[0], data.ys[-1])
+    legend = []
+    if data.labels is None:  # regression: the output as a heat map
+        im = ax.imshow(
+            data.output,
+            origin="lower",
+            extent=extent,
+            aspect="auto",
+            cmap="viridis",
+            interpolation="bilinear",
+        )
+        cb = fig.colorbar(im, ax=ax)
+        cb.set_label("model output")
+        if data.points.size:
+            ax.scatter(data.points[:, 0], data.points[:, 1], c=data.point_labels if data.point_labels is not None else "white", cmap="viridis", norm=im.norm, edgecolors="white", linewidths=0.6, s=26, zorder=3)  # fmt: skip
+    else:
+        k = max(len(data.classes), int(data.labels.max()) + 1)
+        colours = [PALETTE[i % len(PALETTE)] for i in range(k)]
+        cmap = ListedColormap([_lighten(c, 0.28) for c in colours])
+        ax.imshow(data.labels, origin="lower", extent=extent, aspect="auto", cmap=cmap, vmin=-0.5, vmax=k - 0.5, interpolation="nearest")  # fmt: skip
+        # the boundary itself, as a smooth line through the raw outputs
+        gx, gy = np.meshgrid(data.xs, data.ys)
+        if k == 2 and len(data.classes) == 2 and data.output is not None and np.ptp(data.labels):
+            ax.contour(gx, gy, data.output, levels=[threshold], colors="#333333", linewidths=1.2)
+        elif np.ptp(data.labels):
+            ax.contour(
+                gx, gy, data.labels, levels=np.arange(k - 1) + 0.5, colors="#333333", linewidths=0.8
+            )
+        for i in range(k):
+            name = data.classes[i] if i < len(data.classes) else str(i)
+            if data.point_labels is not None and data.points.size:
+                mask = data.point_labels == i
+                ax.scatter(data.points[mask, 0], data.points[mask, 1], color=colours[i], edgecolors="white", linewidths=0.7, s=30, zorder=3)  # fmt: skip
+            legend.append(Line2D([], [], marker="o", linestyle="", markersize=7, markerfacecolor=colours[i], markeredgecolor="white", label=f"class {name}"))  # fmt: skip
+        if data.point_labels is None and data.points.size:
+            ax.scatter(data.points[:, 0], data.points[:, 1], color="#444444", s=14, zorder=3)
+        ax.legend(handles=legend, loc="best", title="predicted region / data")
+    ax.set_xlim(extent[0], extent[1])
+    ax.set_ylim(extent[2], extent[3])
+    ax.set_xlabel(data.features[0])
+    ax.set_ylabel(data.features[1])
+    ax.set_title(title or "Decision boundary")
+    return fig
+
+
+# -- a function and its derivative -------------------------------------------------------
+@dataclass
+class FunctionData:
+    """f and df/dvar at each sample point (NaN where f is undefined)."""
+
+    expr: str
+    var: str
+    xs: np.ndarray
+    ys: np.ndarray
+    dys: np.ndarray
+
+
+def parse_range(text: str) -> tuple[float, float]:
+    """'A:B' -> (A, B) with A < B, both finite numbers."""
+    parts = text.split(":")
+    if len(parts) != 2:
+        raise InputError(f"range {text!r}: give it as A:B, e.g. --range -5:5")
+    try:
+        lo, hi = float(parts[0]), float(parts[1])
+    except ValueError:
+        raise InputError(f"range {text!r}: A and B must be numbers, e.g. --range -5:5") from None
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise InputError(f"range {text!r}: A and B must be finite numbers")
+    if not lo < hi:
+        raise InputError(
+            f"range {text!r} is empty: A must be less than B, e.g. --range {min(lo, hi):g}:{max(lo, hi):g}"
+        )
+    return lo, hi
+
+
+def function_data(expr: str, lo: float, hi: float, points: int = 401) -> FunctionData:
+    """Sample f and its derivative on [lo, hi]; the derivative from the engine's backward."""
+    from microgradcli.expr import parse_expression
+
+    if points < 2:
+        raise InputError(f"--points must be at least 2, got {points}")
+    parsed = parse_expression(expr)
+    names = list(parsed.variables)
+    if len(names) != 1:
+        shown = f" ({', '.join(names)})" if names else ""
+        raise InputError(
+            f'{expr!r} has {len(names)} variables{shown}; plot fn needs exactly one, e.g. "tanh(x)"'
+        )
+    var = names[0]
+    xs = np.linspace(lo, hi, points)
+    ys = np.full(points, np.nan)
+    dys = np.full(points, np.nan)
+    for i, x in enumerate(xs):
+        try:
+            root, leaves = parsed.build({var: float(x)})
+            root.backward()
+        except MathDomainError:
+            continue  # undefined here (log of a negative, a pole): a gap in the curve
+        ys[i], dys[i] = root.data, leaves[var].grad
+    if not np.isfinite(ys).any():
+        raise InputError(
+            f"{expr!r} is undefined everywhere on [{lo:g}, {hi:g}]; try another --range"
+        )
+    return FunctionData(expr, var, xs, ys, dys)
+
+
+def _robust_limits(values: np.ndarray) -> tuple[float, float] | None:
+    """y limits that ignore a pole's huge values (1/x near 0), or None to let matplotlib choose."""
+    v = values[np.isfinite(values)]
+    if v.size < 10:
+        return None
+    p_lo, p_hi = np.percentile(v, [2, 98])
+    span = max(p_hi - p_lo, 1e-12)
+    if v.max() - v.min() <= 4 * span:
+        return None
+    return p_lo - 0.5 * span, p_hi + 0.5 * span
+
+
+def function_figure(data: FunctionData, title: str | None = None) -> Figure:
+    """f(x) solid, f'(x) dashed, the axes through zero."""
+    fig = _figure(7.0, 4.2)
+    ax = _axes(fig)
+    ax.axhline(0.0, color="#999999", linewidth=0.8, zorder=0)
+    if data.xs[0] < 0 < data.xs[-1]:
+        ax.axvline(0.0, color="#999999", linewidth=0.8, zorder=0)
+    v = data.var
+    ax.plot(data.xs, data.ys, color=PALETTE[0], linewidth=2.0, label=f"f({v}) = {data.expr}")
+    ax.plot(
+        data.xs,
+        data.dys,
+        color=PALETTE[1],
+        linewidth=1.8,
+        linestyle="--",
+        label=f"df/d{v} (backward pass)",
+    )
+    limits = _robust_limits(np.concatenate([data.ys, data.dys]))
+    if limits:
+        ax.set_ylim(*limits)
+    ax.set_xlim(data.xs[0], data.xs[-1])
+    ax.set_xlabel(v)
+    ax.set_ylabel("value")
+    ax.legend(loc="best")
+    ax.set_title(title or f"{data.expr} and its derivative")
+    return fig
+
+
+def run_title(ckpt: Checkpoint) -> str:
+    """A short name for the run a checkpoint came from."""
+    cfg = ckpt.config if isinstance(ckpt.config, dict) else {}
+    return str(cfg.get("name") or os.path.basename(os.getcwd()))

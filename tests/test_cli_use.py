@@ -1,0 +1,279 @@
+"""`mg predict`, `mg eval` and `mg plot` from the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+from typer.testing import CliRunner
+
+from microgradcli.checkpoint import Checkpoint
+from microgradcli.cli import app
+from microgradcli.nn import MLP
+
+runner = CliRunner()
+NORM = {"mean": [0.5, -1.0], "std": [2.0, 0.25]}
+
+
+def mg(*args: str, input: str | None = None):
+    return runner.invoke(app, list(args), input=input)
+
+
+def one_error_line(result, code: int = 2) -> str:
+    assert result.exit_code == code, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert result.stdout == ""
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    d = tmp_path_factory.mktemp("models")
+    binary = Checkpoint(
+        model=MLP(2, [8, 1], rng=random.Random(0)),
+        task="binary",
+        classes=[-1, 1],
+        normalize=NORM,
+        config={"name": "demo"},
+    )
+    binary.save(d / "binary.json")
+    multi = Checkpoint(
+        model=MLP(2, [6, 3], activation="tanh", rng=random.Random(1)),
+        task="multiclass",
+        classes=["red", "green", "blue"],
+    )
+    multi.save(d / "multi.json")
+    wide = Checkpoint(model=MLP(3, [4, 1], rng=random.Random(2)), task="regression")
+    wide.save(d / "wide.json")
+    (d / "corrupt.json").write_text('{"format": "mg-checkpoint", "vers')
+    data = json.loads((d / "binary.json").read_text())
+    data["version"] = 99
+    (d / "future.json").write_text(json.dumps(data))
+    return {"dir": d, "binary": binary, "multi": multi, "wide": wide}
+
+
+def path(models, name: str) -> str:
+    return str(models["dir"] / name)
+
+
+# -- mg predict ----------------------------------------------------------------------
+def test_predict_json_equals_the_checkpoint(models, tmp_path):
+    rows = [[0.5, -0.2], [3.0, 1.0], [-2.0, -4.5]]
+    (tmp_path / "in.csv").write_text("x1,x2\n" + "".join(f"{a},{b}\n" for a, b in rows))
+    r = mg("predict", path(models, "binary.json"), str(tmp_path / "in.csv"), "--json")
+    assert r.exit_code == 0, r.output
+    got = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [g["input"] for g in got] == rows
+    for g, row in zip(got, rows, strict=True):
+        want = models["binary"].predict(row)
+        assert g["output"] == want["output"] and g["label"] == want["label"]
+        assert set(g) == {"input", "output", "label"}
+
+
+def test_predict_human_table(models):
+    r = mg("predict", path(models, "multi.json"), "-", input="[0.5, -0.2]\n[3, 1]\n")
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["x1", "x2", "label", "probability"]
+    assert len(lines) == 3
+    label = models["multi"].predict([3.0, 1.0])["label"]
+    assert lines[2].split()[:3] == ["3", "1", label]
+    r = mg("predict", path(models, "binary.json"), "-", input="1,2\n")
+    assert r.stdout.splitlines()[0].split() == ["x1", "x2", "output", "label"]
+
+
+@pytest.mark.parametrize(
+    ("model", "rows", "message"),
+    [
+        ("binary.json", "1,2\n1,2,3\n", "error: <stdin>:2: row has 3 values; the model takes 2"),
+        ("binary.json", "[1, 2]\n[1, 2, 3]\n", "error: <stdin>:2: row has 3 values"),
+        ("binary.json", "1,2\n3,abc\n", "error: <stdin>:2: column 2: 'abc' is not a number"),
+        ("missing.json", "1,2\n", "missing.json: no such model file"),
+        ("corrupt.json", "1,2\n", "corrupt.json:1:29: the model file is not valid JSON"),
+        ("future.json", "1,2\n", "checkpoint format version 99 is not supported"),
+    ],
+)
+def test_predict_errors(models, rows, model, message):
+    r = mg("predict", path(models, model), "-", input=rows)
+    assert r.exit_code == 2, r.output
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0]
+
+
+def test_predict_missing_input(models, tmp_path):
+    line = one_error_line(mg("predict", path(models, "binary.json"), str(tmp_path / "no.csv")))
+    assert "no.csv: no such input file" in line
+
+
+def test_predict_streams_stdin_in_a_real_process(models):
+    """Each result comes out before the next row goes in."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "microgradcli",
+            "predict",
+            path(models, "binary.json"),
+            "-",
+            "--json",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "MG_DEBUG": "0"},
+    )
+    try:
+        for row in ([0.5, -0.2], [2.0, 3.0], [-1.0, 0.25]):
+            proc.stdin.write(json.dumps(row) + "\n")
+            proc.stdin.flush()
+            got = json.loads(proc.stdout.readline())
+            assert got["input"] == row
+            assert got["output"] == models["binary"].predict(row)["output"]
+        proc.stdin.write("[1, 2, 3]\n")
+        proc.stdin.close()
+        assert proc.stdout.read() == ""
+        assert proc.wait(timeout=30) == 2
+        err = proc.stderr.read()
+        assert err.startswith("error: <stdin>:4: row has 3 values") and err.count("\n") == 1
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+# -- mg eval -------------------------------------------------------------------------
+def test_eval_csv_json_and_human(models, tmp_path):
+    rows = [([0.5, -0.2], 1), ([3.0, 1.0], -1), ([-2.0, -4.5], 1), ([1.0, -1.0], -1)]
+    (tmp_path / "d.csv").write_text("".join(f"{a},{b},{y}\n" for (a, b), y in rows))
+    r = mg("eval", path(models, "binary.json"), "--data", str(tmp_path / "d.csv"), "--json")
+    assert r.exit_code == 0, r.output
+    (res,) = [json.loads(line) for line in r.stdout.splitlines()]
+    preds = [models["binary"].predict(x)["label"] for x, _ in rows]
+    correct = sum(p == y for p, (_, y) in zip(preds, rows, strict=True))
+    assert res["accuracy"] == correct / 4 and res["rows"] == 4 and res["loss_name"] == "hinge"
+    assert res["confusion"]["labels"] == [-1, 1]
+    assert sum(map(sum, res["confusion"]["matrix"])) == 4
+    r = mg("eval", path(models, "binary.json"), "--data", str(tmp_path / "d.csv"))
+    assert r.exit_code == 0, r.output
+    assert "accuracy" in r.stdout and "confusion matrix (rows: true class" in r.stdout
+
+
+def test_eval_errors(models, tmp_path):
+    (tmp_path / "w.csv").write_text("1,2,3,1\n")
+    line = one_error_line(mg("eval", path(models, "binary.json"), "-d", str(tmp_path / "w.csv")))
+    assert "3 feature columns besides the target; the model takes 2" in line
+    line = one_error_line(mg("eval", path(models, "binary.json"), "-d", str(tmp_path / "x.csv")))
+    assert "no such data file" in line
+    one_error_line(mg("eval", path(models, "corrupt.json"), "-d", str(tmp_path / "w.csv")))
+
+
+# -- mg plot -------------------------------------------------------------------------
+def test_plot_fn_svg(tmp_path):
+    out = tmp_path / "tanh.svg"
+    r = mg("plot", "fn", "tanh(x)", "--range", "-5:5", "-o", str(out), "--points", "50")
+    assert r.exit_code == 0, r.output
+    assert ET.parse(out).getroot().tag.endswith("svg")
+    assert r.stdout == "" and "wrote" in r.stderr
+
+
+def test_plot_loss_png_from_a_run_folder(tmp_path):
+    (tmp_path / "log.jsonl").write_text(
+        "".join(
+            json.dumps(
+                {
+                    "epoch": e,
+                    "loss": 1 / e,
+                    "accuracy": 0.5,
+                    "val_loss": None,
+                    "val_accuracy": None,
+                    "lr": 0.1,
+                    "time": e,
+                }
+            )  # fmt: skip
+            + "\n"
+            for e in range(1, 6)
+        )
+    )
+    out = tmp_path / "loss.png"
+    r = mg("plot", "loss", str(tmp_path), "-o", str(out))
+    assert r.exit_code == 0, r.output
+    assert out.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_plot_boundary_with_csv_points(models, tmp_path):
+    (tmp_path / "pts.csv").write_text("x1,x2,y\n0,0,1\n2,-1,-1\n-1,-2,1\n")
+    out = tmp_path / "b.svg"
+    r = mg("plot", "boundary", path(models, "binary.json"), "--data", str(tmp_path / "pts.csv"),
+           "-o", str(out), "--resolution", "20")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert ET.parse(out).getroot().tag.endswith("svg")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["fn", "x", "--range", "5:-5"], "range '5:-5' is empty"),
+        (["fn", "x", "--range=a:b"], "range 'a:b': A and B must be numbers"),
+        (["fn", "x*y"], "has 2 variables"),
+        (["fn", "x", "-o", "OUT.gif"], "extension '.gif'"),
+        (["loss", "MISSING"], "no such log file"),
+        (["loss", "BADLOG"], "log.jsonl:2:2: not valid JSON"),
+        (["boundary", "WIDE"], "models with 2 inputs; this one takes 3"),
+        (["boundary", "CORRUPT"], "not valid JSON"),
+        (["boundary", "FUTURE"], "version 99 is not supported"),
+    ],
+)
+def test_plot_errors_write_nothing(models, tmp_path, args, message):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "log.jsonl").write_text('{"epoch": 1, "loss": 1}\n{oops\n')
+    subs = {
+        "MISSING": str(tmp_path / "nope"),
+        "BADLOG": str(tmp_path / "run"),
+        "WIDE": path(models, "wide.json"),
+        "CORRUPT": path(models, "corrupt.json"),
+        "FUTURE": path(models, "future.json"),
+        "OUT.gif": str(tmp_path / "out.gif"),
+    }
+    args = [subs.get(a, a) for a in args]
+    if "-o" not in args:
+        args += ["-o", str(tmp_path / "out.svg")]
+    line = one_error_line(mg("plot", *args))
+    assert message in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # nothing written
+
+
+def test_error_exit_code_in_a_real_process(tmp_path):
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "microgradcli",
+            "plot",
+            "fn",
+            "x",
+            "--range=5:-5",
+            "-o",
+            str(tmp_path / "f.svg"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 2
+    assert r.stderr.startswith("error: range '5:-5' is empty") and r.stderr.count("\n") == 1
+    assert not (tmp_path / "f.svg").exists()
+
+
+def test_command_modules_import_no_plotting_libraries():
+    code = (
+        "import sys, microgradcli.cli.use, microgradcli.cli.plot; "
+        "print(sorted(m for m in ('matplotlib', 'numpy') if m in sys.modules))"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.stdout.strip() == "[]", r.stderr
