@@ -134,6 +134,12 @@ class LossData:
     val_accuracy: np.ndarray
     lr: np.ndarray
 
+    def run_name(self) -> str:
+        """The run's folder name (runs/moons -> moons), or '' for a bare log file."""
+        p = Path(self.source)
+        folder = p if p.is_dir() else p.parent
+        return folder.resolve().name if (folder / "log.jsonl").exists() else ""
+
     def has(self, column: str) -> bool:
         return bool(np.isfinite(getattr(self, column)).any())
 
@@ -247,7 +253,9 @@ def loss_figure(data: LossData, title: str | None = None) -> Figure:
         handles = [*handles, *ax2.get_lines()]
     ax.legend(handles=handles, labels=[h.get_label() for h in handles], loc="center right")
     last = int(data.epoch[-1])
-    ax.set_title(title or f"Training loss — {last} epoch{'s' if last != 1 else ''}")
+    run = data.run_name()
+    epochs = f"{last} epoch{'s' if last != 1 else ''}"
+    ax.set_title(title or (f"Training — {run} ({epochs})" if run else f"Training — {epochs}"))
     return fig
 
 
@@ -322,6 +330,7 @@ class BoundaryData:
     point_labels: np.ndarray | None  # (n,) class index, or target for regression
     classes: list[str]
     features: list[str]
+    scores: np.ndarray | None = None  # (ny, nx, classes) raw outputs, multi-class only
 
     def grid_points(self) -> np.ndarray:
         """Every grid point as a row, in the order of labels.ravel()."""
@@ -373,7 +382,8 @@ def boundary_data(
         classes = []
     features = ckpt.features if ckpt.features and len(ckpt.features) == 2 else ["x1", "x2"]
     pl = None if point_labels is None else np.asarray(point_labels)
-    return BoundaryData(xs, ys, labels, value, pts, pl, classes, [str(f) for f in features])
+    scores = out.reshape(*shape, -1) if ckpt.task == "multiclass" else None
+    return BoundaryData(xs, ys, labels, value, pts, pl, classes, [str(f) for f in features], scores)
 
 
 def _fmt_label(c: Any) -> str:
@@ -416,10 +426,14 @@ def boundary_figure(data: BoundaryData, title: str | None = None, threshold: flo
         gx, gy = np.meshgrid(data.xs, data.ys)
         if k == 2 and len(data.classes) == 2 and data.output is not None and np.ptp(data.labels):
             ax.contour(gx, gy, data.output, levels=[threshold], colors="#333333", linewidths=1.2)
-        elif np.ptp(data.labels):
-            ax.contour(
-                gx, gy, data.labels, levels=np.arange(k - 1) + 0.5, colors="#333333", linewidths=0.8
-            )
+        elif data.scores is not None:
+            # Region i's edge is where its score meets the best of the others: a smooth
+            # zero level, where contouring the labels themselves would draw stairs.
+            for i in range(data.scores.shape[2]):
+                others = np.delete(data.scores, i, axis=2).max(axis=2)
+                margin = data.scores[:, :, i] - others
+                if margin.min() < 0 < margin.max():
+                    ax.contour(gx, gy, margin, levels=[0.0], colors="#333333", linewidths=1.0)
         for i in range(k):
             name = data.classes[i] if i < len(data.classes) else str(i)
             if data.point_labels is not None and data.points.size:
@@ -428,7 +442,14 @@ def boundary_figure(data: BoundaryData, title: str | None = None, threshold: flo
             legend.append(Line2D([], [], marker="o", linestyle="", markersize=7, markerfacecolor=colours[i], markeredgecolor="white", label=f"class {name}"))  # fmt: skip
         if data.point_labels is None and data.points.size:
             ax.scatter(data.points[:, 0], data.points[:, 1], color="#444444", s=14, zorder=3)
-        ax.legend(handles=legend, loc="best", title="predicted region / data")
+        ax.legend(
+            handles=legend,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.11),
+            ncols=min(k, 5),
+            frameon=False,
+            title="region predicted / data point",
+        )
     ax.set_xlim(extent[0], extent[1])
     ax.set_ylim(extent[2], extent[3])
     ax.set_xlabel(data.features[0])

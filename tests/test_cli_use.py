@@ -227,6 +227,7 @@ def test_plot_boundary_with_csv_points(models, tmp_path):
         (["boundary", "WIDE"], "models with 2 inputs; this one takes 3"),
         (["boundary", "CORRUPT"], "not valid JSON"),
         (["boundary", "FUTURE"], "version 99 is not supported"),
+        (["boundary", "BINARY"], "no data points to cover with the grid; give --data"),
     ],
 )
 def test_plot_errors_write_nothing(models, tmp_path, args, message):
@@ -238,6 +239,7 @@ def test_plot_errors_write_nothing(models, tmp_path, args, message):
         "WIDE": path(models, "wide.json"),
         "CORRUPT": path(models, "corrupt.json"),
         "FUTURE": path(models, "future.json"),
+        "BINARY": path(models, "binary.json"),
         "OUT.gif": str(tmp_path / "out.gif"),
     }
     args = [subs.get(a, a) for a in args]
@@ -277,3 +279,54 @@ def test_command_modules_import_no_plotting_libraries():
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.stdout.strip() == "[]", r.stderr
+
+
+# -- with a real training run ----------------------------------------------------------
+MOONS = """\
+name: tiny-moons
+seed: 3
+data: {source: moons, n_samples: 40, noise: 0.1, val_split: 0.25, normalize: true}
+model: {hidden: [8], activation: relu}
+train: {epochs: 15, loss: hinge, lr: 0.5}
+"""
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    d = tmp_path_factory.mktemp("trained")
+    (d / "moons.yaml").write_text(MOONS)
+    r = mg("train", str(d / "moons.yaml"), "--out", str(d / "run"), "--quiet")
+    assert r.exit_code == 0, r.output
+    return d
+
+
+def test_eval_on_the_validation_split_matches_the_training_log(trained):
+    log = [json.loads(line) for line in (trained / "run" / "log.jsonl").read_text().splitlines()]
+    model, cfg = str(trained / "run" / "model.json"), str(trained / "moons.yaml")
+    r = mg("eval", model, "--data", cfg, "--split", "val", "--json")
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.stdout)
+    assert res["rows"] == 10 and res["loss_name"] == "hinge"
+    assert res["loss"] == pytest.approx(log[-1]["val_loss"], rel=1e-12, abs=1e-15)
+    assert res["accuracy"] == log[-1]["val_accuracy"]
+    r = mg("eval", model, "--data", cfg, "--json")
+    assert json.loads(r.stdout)["rows"] == 40
+    assert json.loads(r.stdout)["confusion"]["labels"] == [0, 1]
+
+
+def test_plot_boundary_and_loss_of_a_run(trained):
+    from microgradcli.checkpoint import load_checkpoint
+    from microgradcli.config import load_config
+    from microgradcli.data import load_dataset
+    from microgradcli.predict import training_dataset
+
+    ckpt = load_checkpoint(trained / "run" / "model.json")
+    points = training_dataset(ckpt)  # the boundary's default points: the run's own data
+    assert points.x == load_dataset(load_config(trained / "moons.yaml")[0]).x
+    r = mg("plot", "boundary", str(trained / "run" / "model.json"), "-o", "-", "--resolution", "20")
+    assert r.exit_code == 0, r.output
+    assert ET.fromstring(r.stdout_bytes).tag.endswith("svg")  # -o - : SVG on stdout
+    out = trained / "loss.svg"
+    r = mg("plot", "loss", str(trained / "run"), "-o", str(out))
+    assert r.exit_code == 0, r.output
+    assert ET.parse(out).getroot().tag.endswith("svg")

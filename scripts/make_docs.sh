@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Regenerates the pictures in docs/ that the README shows, with the real mg commands.
+#   bash scripts/make_docs.sh
+# Training is seeded, so the same code gives the same pictures (SVG output has no dates).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mg() { python -m microgradcli "$@"; }   # works from a checkout, installed or not
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+runs="$scratch/runs"
+
+# A computation graph: one neuron of the lecture, after backward (mg draw, when present).
+if mg draw --help > /dev/null 2>&1; then
+    mg draw "tanh(x1*w1 + x2*w2 + b)" --at x1=2,x2=0,w1=-3,w2=1,b=6.8813735870195432 \
+        -o docs/neuron.svg
+else
+    echo "make_docs: mg draw is not available; docs/neuron.svg left as it is" >&2
+fi
+
+# micrograd's moons demo: train, then its loss curve and its decision boundary.
+mg train configs/moons.yaml --out "$runs/moons" --force --quiet > /dev/null
+mg plot loss "$runs/moons" -o docs/moons-loss.svg
+mg plot boundary "$runs/moons/model.json" -o docs/moons-boundary.svg
+
+# A function and its derivative, the derivative from the engine's backward pass.
+mg plot fn "tanh(x)" --range -5:5 -o docs/tanh.svg
+
+ls -l docs/*.svg >&2
