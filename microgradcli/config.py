@@ -257,7 +257,7 @@ class Config(_Section):
         description="Names the default run directory runs/<name>; defaults to the file's name.",
     )
     seed: int = Field(
-        0, ge=0, description="Same seed and config give the same losses and weights, bit for bit."
+        1, ge=0, description="Same seed and config give the same losses and weights, bit for bit."
     )
     data: DataConfig = Field(
         default_factory=lambda: MoonsData(source="moons"),
@@ -315,7 +315,7 @@ def _describe(err: dict, raw: Any) -> str:
         if match:
             return f"unknown key; did you mean '{match[0]}'?"
         where = ""
-        if loc[:-1] == ("data",):
+        if _key_path(loc)[:-1] == ("data",):
             owners = [s for s, m in _DATA_MODELS.items() if key in m.model_fields]
             if owners:
                 where = f" (it belongs to source {' or '.join(owners)})"
@@ -399,6 +399,9 @@ class _Where:
         for n in range(len(path), 0, -1):
             if path[:n] in self.overrides:
                 return f"--set {self.overrides[path[:n]]}"
+        for op, text in self.overrides.items():
+            if path and op[: len(path)] == path:  # a --set that created this key's section
+                return f"--set {text}"
         for n in range(len(path), -1, -1):
             if path[:n] in self.lines:
                 return f"{self.name}:{self.lines[path[:n]]}"
@@ -410,8 +413,12 @@ def _validation_error(e: ValidationError, raw: Any, where: _Where) -> InputError
     for err in e.errors(include_url=False):
         loc = tuple(err["loc"])
         path = _key_path(loc)
-        if path == ("data",) and "choose one of" in str(err.get("ctx")):
+        if path == ("data",) and (
+            err["type"] == "union_tag_invalid" or "choose one of" in str(err.get("ctx"))
+        ):
             path = ("data", "source")
+            if err["type"] == "union_tag_invalid":
+                err["input"] = (err.get("ctx") or {}).get("tag")
         found.append((where.line(path), f"{where(path)}: {_dotted(path)}: {_describe(err, raw)}"))
     found.sort(key=lambda item: item[0])  # in file order
     return InputError("\nerror: ".join(text for _, text in found))
