@@ -89,10 +89,12 @@ def plot_boundary(
     fmt: str | None = typer.Option(None, "--format", "-f", help=_FORMAT_HELP),
     title: str | None = typer.Option(None, "--title", help="Title (default: from the run)."),
 ) -> None:
-    """Decision regions over a grid covering the data, the data points on top (2-D inputs only).
+    """Decision regions over a grid covering the data, the data points on top
+    (2-D inputs only).
 
-    Each grid point gets the label `mg predict` would give it. For regression models the
-    output is drawn as a heat map. Writes boundary.svg unless -o says otherwise.
+    Each grid point gets the label `mg predict` would give it. For regression
+    models the output is drawn as a heat map. Writes boundary.svg unless
+    -o says otherwise.
 
     Example: mg plot boundary runs/moons/model.json -o boundary.png
     """
@@ -129,10 +131,11 @@ def plot_fn(
     fmt: str | None = typer.Option(None, "--format", "-f", help=_FORMAT_HELP),
     title: str | None = typer.Option(None, "--title", help="Title (default: the expression)."),
 ) -> None:
-    """A function of one variable and its derivative, computed by the engine's backward pass.
+    """A function of one variable and its derivative, computed by the engine's
+    backward pass.
 
-    Where the function is undefined (log of a negative number, a pole) the curves have a
-    gap. Writes fn.svg unless -o says otherwise.
+    Where the function is undefined (log of a negative number, a pole) the
+    curves have a gap. Writes fn.svg unless -o says otherwise.
 
     Example: mg plot fn "tanh(x)" --range -5:5 -o tanh.svg
     """

@@ -33,15 +33,16 @@ def predict(
 ) -> None:
     """Predict one result per input row, streamed as the rows arrive.
 
-    INPUT holds one row of input values per line: CSV (a header naming the model's
-    features is optional; with one, extra columns are ignored), JSON Lines of arrays
-    (`[0.5, -0.2]`) or of objects keyed by feature name. The normalisation saved with the
-    model is applied. Binary classifiers give the label as trained (+-1 or 0/1),
-    multi-class ones the class name, regression the value. A row of the wrong width or a
+    INPUT holds one row of input values per line: CSV (a header naming the
+    model's features is optional; with one, extra columns are ignored),
+    JSON Lines of arrays (`[0.5, -0.2]`) or of objects keyed by feature
+    name. The normalisation saved with the model is applied. Binary
+    classifiers give the label as trained (+-1 or 0/1), multi-class ones
+    the class name, regression the value. A row of the wrong width or a
     non-number is an error naming the row.
 
-    --json: {"input": [...], "output": ..., "label": ...} per row ("probabilities" too
-    for multi-class).
+    --json: {"input": [...], "output": ..., "label": ...} per row
+    ("probabilities" too for multi-class).
 
     Example: echo '[0.5, -0.2]' | mg predict runs/moons/model.json - --json
     """
@@ -108,13 +109,15 @@ def eval_command(
 ) -> None:
     """Metrics of a trained model on a dataset: loss, accuracy, confusion matrix.
 
-    The loss is the training objective's data loss (train.loss, without the L2 term),
-    averaged over the rows. With a config (or - for a config on stdin), the rows are the
-    ones it generates or reads, exactly as training saw them; --split train|val picks
-    one side of its data.val_split. Labels in a CSV must be the model's classes.
+    The loss is the training objective's data loss (train.loss, without the L2
+    term), averaged over the rows. With a config (or - for a config on
+    stdin), the rows are the ones it generates or reads, exactly as
+    training saw them; --split train|val picks one side of its
+    data.val_split. Labels in a CSV must be the model's classes.
 
-    --json keys: data, rows, task, loss_name, loss, accuracy, correct, confusion
-    ({"labels", "matrix"}, rows = true class); regression has rmse and mae instead.
+    --json keys: data, rows, task, loss_name, loss, accuracy, correct,
+    confusion ({"labels", "matrix"}, rows = true class); regression has
+    rmse and mae instead.
 
     Example: mg eval runs/moons/model.json --data configs/moons.yaml
     """
