@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -559,7 +558,7 @@ def function_figure(data: FunctionData, title: str | None = None) -> Figure:
     return fig
 
 
-def run_title(ckpt: Checkpoint) -> str:
-    """A short name for the run a checkpoint came from."""
+def run_title(ckpt: Checkpoint, model_path: str | Path) -> str:
+    """A short name for the run a checkpoint came from: its config's name, else its folder."""
     cfg = ckpt.config if isinstance(ckpt.config, dict) else {}
-    return str(cfg.get("name") or os.path.basename(os.getcwd()))
+    return str(cfg.get("name") or Path(model_path).resolve().parent.name)

@@ -171,6 +171,7 @@ def _json_rows(numbered: Iterator[tuple[int, str]], name: str, names: list[str])
 
 def _csv_rows(numbered: Iterator[tuple[int, str]], name: str, names: list[str]) -> Iterator[Row]:
     columns: list[int] | None = None  # which cells hold the inputs, from a header
+    header: list[str] = []
     first = True
     for lineno, line in numbered:
         where = f"{name}:{lineno}"
@@ -197,8 +198,11 @@ def _csv_rows(numbered: Iterator[tuple[int, str]], name: str, names: list[str]) 
                 raise _width_error(where, len(cells), names)
             picked = cells
         else:
-            if len(cells) <= max(columns):
-                raise InputError(f"{where}: row has {len(cells)} values; the header has more")
+            if len(cells) != len(header):
+                raise InputError(
+                    f"{where}: row has {len(cells)} value{'s' if len(cells) != 1 else ''}; "
+                    f"the header has {len(header)} columns"
+                )
             picked = [cells[j] for j in columns]
         values = [
             _number(c, f"{where}: column {j + 1}")

@@ -131,6 +131,7 @@ def test_rows_are_read_lazily(binary, tmp_path):
         ("n.csv", "1,2\n\n3,x\n", "n.csv:3: column 2: 'x' is not a number"),
         ("f.csv", "1,inf\n", "f.csv:1: column 2: 'inf' is not a finite number"),
         ("h.csv", "p,q,r\n1,2,3\n", "h.csv:1: the header has 3 columns (p, q, r)"),
+        ("hw.csv", "a,b,y\n1,2,3\n1,2\n", "hw.csv:3: row has 2 values; the header has 3 columns"),
         ("w.jsonl", "[1, 2]\n[1]\n", "w.jsonl:2: row has 1 value; the model takes 2"),
         ("t.jsonl", "[1, true]\n", "t.jsonl:1: value 2: true is not a number"),
         ("s.jsonl", '[1, "2x"]\n', "s.jsonl:1: value 2: '2x' is not a number"),

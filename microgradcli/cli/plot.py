@@ -111,7 +111,7 @@ def plot_boundary(
     points, labels = _training_points(ckpt, data)
     bd = boundary_data(ckpt, points, labels, resolution=resolution)
     if title is None:
-        title = f"Decision boundary — {run_title(ckpt)}"
+        title = f"Decision boundary — {run_title(ckpt, model)}"
         if labels is not None and bd.labels is not None and len(points):
             from microgradcli.plot import grid_labels
 
