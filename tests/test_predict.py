@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from microgradcli.checkpoint import Checkpoint
 from microgradcli.errors import InputError
@@ -224,3 +227,16 @@ def test_csv_dataset_errors(binary, tmp_path):
         read_dataset(tmp_path / "e.csv", binary)
     with pytest.raises(InputError, match="no such data file"):
         read_dataset(tmp_path / "none.csv", binary)
+
+
+finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
+
+
+@settings(deadline=None, max_examples=25, derandomize=True)
+@given(rows=st.lists(st.lists(finite, min_size=2, max_size=2), min_size=1, max_size=5))
+def test_rows_round_trip_through_csv_and_json_lines(tmp_path_factory, rows):
+    d = tmp_path_factory.mktemp("rt")
+    (d / "r.csv").write_text("".join(f"{a!r},{b!r}\n" for a, b in rows))
+    (d / "r.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for name in ("r.csv", "r.jsonl"):
+        assert [r.values for r in read_rows(d / name, 2)] == rows
