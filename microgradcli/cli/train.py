@@ -158,6 +158,12 @@ def train_command(
             on_epoch=on_epoch,
             should_stop=lambda: stop["asked"],
         )
+    except KeyboardInterrupt:
+        # A second Ctrl-C outside a step: stop now; every file on disk is whole.
+        progress.stop()
+        sys.stdout.flush()
+        typer.echo("interrupted: stopped at once; the last checkpoint written is kept", err=True)
+        raise typer.Exit(130) from None
     finally:
         progress.stop()
         signal.signal(signal.SIGINT, previous)
