@@ -91,10 +91,12 @@ def _summary_line(s: dict) -> str:
 
 @app.command("train")
 def train_command(
-    config: str = typer.Argument(..., help="The experiment's YAML file, or - for stdin."),
+    config: str = typer.Argument(
+        ..., help="The experiment's YAML file, or - for stdin.", metavar="CONFIG"
+    ),
     set_: list[str] = typer.Option(None, "--set", help=_SET_HELP, metavar="KEY.PATH=VALUE"),
     out: str = typer.Option(
-        None, "--out", help="Run folder (default: output.dir, else runs/<name>)."
+        None, "--out", help="Run folder (default: output.dir, else runs/<name>).", metavar="DIR"
     ),
     force: bool = typer.Option(False, "--force", help="Replace the run already in the run folder."),
     resume: str = typer.Option(
@@ -189,7 +191,9 @@ def train_command(
 
 @app.command("config")
 def config_command(
-    config: str = typer.Argument(..., help="The experiment's YAML file, or - for stdin."),
+    config: str = typer.Argument(
+        ..., help="The experiment's YAML file, or - for stdin.", metavar="CONFIG"
+    ),
     set_: list[str] = typer.Option(None, "--set", help=_SET_HELP, metavar="KEY.PATH=VALUE"),
     json_out: bool = typer.Option(False, "--json", help="Print the config as one JSON line."),
 ) -> None:
