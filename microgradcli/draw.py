@@ -85,7 +85,18 @@ def _kind(v: Value, is_root: bool) -> str:
         return "output"
     if v.children:
         return "value"
-    return "leaf" if v.label else "constant"
+    return "constant" if _is_number(v.label) else "leaf"
+
+
+def _is_number(label: str) -> bool:
+    """An unlabelled leaf, or one labelled with its number (as expressions label 2.5)."""
+    if not label:
+        return True
+    try:
+        float(label)
+    except ValueError:
+        return False
+    return True
 
 
 # -- collecting the graph ----------------------------------------------------------------
@@ -212,7 +223,7 @@ REC_H = 24.0
 OP_RY = 12.0
 OP_GAP = 22.0  # from an op's ellipse to the box it feeds (room for the arrow)
 NODE_GAP = 14.0  # vertical space between boxes in a layer
-LANE_GAP = 8.0  # vertical space next to a long edge's lane
+LANE_GAP = 10.0  # vertical space next to a long edge's lane
 MARGIN = 16.0
 ARROW_LEN = 8.0
 ARROW_HALF = 3.5
@@ -509,7 +520,8 @@ def layout(root: Value | Sequence[Value], title: Sequence[str] = ()) -> Layout:
 
     for (c, p), lane in chain.items():
         ys = sorted(y[d] for d in lane)
-        for yy in (y[p], y[c], ys[len(ys) // 2]):
+        mid = ys[len(ys) // 2]
+        for yy in (y[p], y[c], *sorted(ys, key=lambda t: abs(t - mid))):
             if all(fits(d, yy) for d in lane):
                 for d in lane:
                     y[d] = yy
@@ -581,15 +593,31 @@ def layout(root: Value | Sequence[Value], title: Sequence[str] = ()) -> Layout:
             pts.append((x_left[lay[d]], y[d]))
             pts.append((right[lay[d]], y[d]))
         incoming.setdefault(p, []).append((pts[-1][1], k, pts))
-    op_of = {op.id: op for op in out.ops}
-    for p in range(n):
-        ins = sorted(incoming.get(p, ()))
-        m = len(ins)
-        spread = min(1.05, 0.3 * (m - 1))
-        for j, (_, _, pts) in enumerate(ins):
-            theta = 0.0 if m == 1 else -spread + 2 * spread * j / (m - 1)
-            out.edges.append(_curve(pts, op_of[p], theta))
+    for op in out.ops:
+        ins = sorted(incoming.get(op.id, ()))
+        for theta, (_, _, pts) in zip(_entry_angles(op, ins), ins, strict=True):
+            out.edges.append(_curve(pts, op, theta))
     return out
+
+
+def _entry_angles(op: Op, ins: list) -> list[float]:
+    """Where each incoming edge meets the op's ellipse: roughly where it comes from,
+    in the order of the sources, and far enough apart for the arrowheads."""
+    if not ins:
+        return []
+    limit = 1.15  # radians from the horizontal
+    wanted = []
+    for _, _, pts in ins:
+        px, py = pts[-1]
+        wanted.append(max(-limit, min(limit, math.atan2(py - op.cy, op.cx - op.rx - px))))
+    m = len(wanted)
+    gap = min(0.4, 2 * limit / (m - 1)) if m > 1 else 0.0
+    angles = _isotonic_place(wanted, [1.0] * m, [gap] * (m - 1))
+    if angles[0] < -limit:
+        angles = [a - limit - angles[0] for a in angles]
+    if angles[-1] > limit:
+        angles = [a + limit - angles[-1] for a in angles]
+    return angles
 
 
 def _arrow(tip: Point, ux: float, uy: float) -> tuple[Point, tuple[Point, Point, Point]]:
