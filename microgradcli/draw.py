@@ -452,11 +452,13 @@ def layout(root: Value | Sequence[Value], title: Sequence[str] = ()) -> Layout:
     for v in range(n):
         if is_unit[v]:
             rx[v] = max(OP_RY, text_width(op_text(nodes[v].op), OP_FONT_SIZE) / 2 + 7.0)
+    # an op with many inputs (a fused neuron) grows taller so its arrowheads stay apart
+    ry = [OP_RY + min(16.0, 2.0 * max(0, len(nodes[v].children) - 3)) for v in range(n)]
 
     def height(v: int) -> float:
         if v >= n:
             return 0.0
-        return max(REC_H, 2 * OP_RY) if is_unit[v] else REC_H
+        return max(REC_H, 2 * ry[v]) if is_unit[v] else REC_H
 
     def sep(a: int, b: int) -> float:
         gap = NODE_GAP if (a < n and b < n) else LANE_GAP
@@ -581,7 +583,7 @@ def layout(root: Value | Sequence[Value], title: Sequence[str] = ()) -> Layout:
         )
         if is_unit[v]:
             cx = rec_left[v] - OP_GAP - rx[v]
-            out.ops.append(Op(v, cx, y[v], rx[v], OP_RY, op_text(val.op)))
+            out.ops.append(Op(v, cx, y[v], rx[v], ry[v], op_text(val.op)))
             out.edges.append(_straight((cx + rx[v], y[v]), (rec_left[v], y[v])))
 
     # 6. edges: from a record's right side, through the lanes, onto the op's left arc
@@ -595,29 +597,40 @@ def layout(root: Value | Sequence[Value], title: Sequence[str] = ()) -> Layout:
         incoming.setdefault(p, []).append((pts[-1][1], k, pts))
     for op in out.ops:
         ins = sorted(incoming.get(op.id, ()))
-        for theta, (_, _, pts) in zip(_entry_angles(op, ins), ins, strict=True):
-            out.edges.append(_curve(pts, op, theta))
+        for (tip, ux, uy), (_, _, pts) in zip(_entry_points(op, ins), ins, strict=True):
+            out.edges.append(_curve(pts, tip, ux, uy))
     return out
 
 
-def _entry_angles(op: Op, ins: list) -> list[float]:
-    """Where each incoming edge meets the op's ellipse: roughly where it comes from,
-    in the order of the sources, and far enough apart for the arrowheads."""
-    if not ins:
+def _entry_points(op: Op, ins: list) -> list[tuple[Point, float, float]]:
+    """Where each incoming edge meets the op's ellipse, and the arrow's direction.
+
+    Tips sit on the left half of the ellipse, in the order of their sources, towards
+    the side each edge comes from and far enough apart for the arrowheads; arrows
+    point at the centre but never steeper than 25 degrees, so an edge does its climbing
+    in the free space between layers, not past the neighbouring boxes.
+    """
+    m = len(ins)
+    if not m:
         return []
-    limit = 1.15  # radians from the horizontal
-    wanted = []
-    for _, _, pts in ins:
-        px, py = pts[-1]
-        wanted.append(max(-limit, min(limit, math.atan2(py - op.cy, op.cx - op.rx - px))))
-    m = len(wanted)
-    gap = min(0.4, 2 * limit / (m - 1)) if m > 1 else 0.0
-    angles = _isotonic_place(wanted, [1.0] * m, [gap] * (m - 1))
-    if angles[0] < -limit:
-        angles = [a - limit - angles[0] for a in angles]
-    if angles[-1] > limit:
-        angles = [a + limit - angles[-1] for a in angles]
-    return angles
+    reach = 0.7 * op.ry
+    wanted = [max(-reach, min(reach, (pts[-1][1] - op.cy) * 0.25)) for _, _, pts in ins]
+    gap = min(7.0, 2 * reach / (m - 1)) if m > 1 else 0.0
+    offs = _isotonic_place(wanted, [1.0] * m, [gap] * (m - 1))
+    lo, hi = offs[0], offs[-1]
+    if hi - lo > 2 * reach:
+        offs = [-reach + 2 * reach * (o - lo) / (hi - lo) for o in offs]
+    elif lo < -reach:
+        offs = [o - reach - lo for o in offs]
+    elif hi > reach:
+        offs = [o + reach - hi for o in offs]
+    out = []
+    for o in offs:
+        tip = (op.cx - op.rx * math.sqrt(max(0.0, 1.0 - (o / op.ry) ** 2)), op.cy + o)
+        angle = math.atan2(op.cy - tip[1], op.cx - tip[0])
+        angle = max(-0.45, min(0.45, angle))
+        out.append((tip, math.cos(angle), math.sin(angle)))
+    return out
 
 
 def _arrow(tip: Point, ux: float, uy: float) -> tuple[Point, tuple[Point, Point, Point]]:
@@ -633,13 +646,8 @@ def _straight(a: Point, b: Point) -> Edge:
     return Edge(a, [(a, base, base)], tri)
 
 
-def _curve(pts: list[Point], op: Op, theta: float) -> Edge:
+def _curve(pts: list[Point], tip: Point, ux: float, uy: float) -> Edge:
     """An S-curve between consecutive points, straight through lanes, onto the ellipse."""
-    tip = (op.cx - op.rx * math.cos(theta), op.cy + op.ry * math.sin(theta))
-    # inward normal of the ellipse at the tip: the arrow points at the op
-    nx, ny = (op.cx - tip[0]) / op.rx**2, (op.cy - tip[1]) / op.ry**2
-    norm = math.hypot(nx, ny)
-    ux, uy = nx / norm, ny / norm
     base, tri = _arrow(tip, ux, uy)
     curves: list[tuple[Point, Point, Point]] = []
     for i in range(len(pts) - 1):
