@@ -66,10 +66,15 @@ def op_text(op: str) -> str:
     return _OP_TEXT.get(op, op)
 
 
+def printable(text: str) -> str:
+    """Text safe for one line of SVG, DOT or a terminal: control characters become '?'."""
+    return "".join(ch if ch.isprintable() else "?" for ch in str(text))
+
+
 def node_name(v: Value) -> str:
     """Variables by name, constants by value, intermediate values by label, else their op."""
     if v.label:
-        return v.label
+        return printable(v.label)
     if not v.children:
         return f"{v.data:g}"
     return op_text(v.op)
@@ -182,6 +187,7 @@ def to_dot(
     nodes, edges = trace(roots)
     if max_nodes is not None:
         check_size(len(nodes), max_nodes)
+    title = [printable(t) for t in title]
     root_ids = {i for i, v in enumerate(nodes) if any(v is r for r in roots)}
     font = "DejaVu Sans Mono,Menlo,Consolas,monospace"
     lines = ["// mg draw: the computation graph, every value with its data and its gradient"]
@@ -531,7 +537,7 @@ def layout(root: Value | Sequence[Value], title: Sequence[str] = ()) -> Layout:
 
     # 5. columns: op slot, then the records (every record in a layer gets the same field
     # widths, so the boxes of a layer line up like a table)
-    title = list(title)
+    title = [printable(t) for t in title]
     title_h = (len(title) * (TITLE_SIZE * 1.4) + 8.0) if title else 0.0
     y_min = min((y[v] - height(v) / 2 for v in range(total)), default=0.0)
     dy = MARGIN + title_h - y_min
