@@ -363,12 +363,17 @@ def layout(root: Value | Sequence[Value], title: Sequence[str] = ()) -> Layout:
         if preds[v]:
             layer[v] = 1 + max(layer[c] for c in preds[v])
     top = max(layer, default=0)
-    # ... then, parents first, move a node right when it has more consumers than inputs
-    # (a leaf always): that shortens edges, as network simplex would.
+    # ... then, parents first, move a node right, next to its first consumer, when that
+    # shortens edges as network simplex would: when it has more consumers than inputs
+    # (a leaf always). A leaf used only by this node moves along, so it does not count;
+    # on a tie (w*x with a private w) moving right keeps each neuron's chain together.
     for v in range(n - 1, -1, -1):
         if not succs[v]:
             layer[v] = top  # outputs at the right
-        elif len(succs[v]) > len(preds[v]):
+            continue
+        shared = sum(1 for c in preds[v] if preds[c] or len(succs[c]) > 1)
+        private = len(preds[v]) - shared
+        if len(succs[v]) > shared or (private and len(succs[v]) == shared == 1):
             layer[v] = min(layer[s] for s in succs[v]) - 1
 
     # 2. dummy nodes on long edges
