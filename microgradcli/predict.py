@@ -343,7 +343,8 @@ def read_dataset(source: str | Path, ckpt: Checkpoint, split: str = "all") -> Da
         from microgradcli.config import load_config  # pydantic, yaml: only for configs
 
         cfg, base_dir = load_config(source)
-        return _config_dataset(cfg, base_dir, str(source), ckpt, split)
+        name = "<stdin>" if str(source) == "-" else str(source)
+        return _config_dataset(cfg, base_dir, name, ckpt, split)
     if split != "all":
         raise InputError(
             f"--split {split} needs a config (its data.val_split); {source} is a CSV file"

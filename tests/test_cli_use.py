@@ -309,8 +309,8 @@ def test_eval_on_the_validation_split_matches_the_training_log(trained):
     assert res["rows"] == 10 and res["loss_name"] == "hinge"
     assert res["loss"] == pytest.approx(log[-1]["val_loss"], rel=1e-12, abs=1e-15)
     assert res["accuracy"] == log[-1]["val_accuracy"]
-    r = mg("eval", model, "--data", cfg, "--json")
-    assert json.loads(r.stdout)["rows"] == 40
+    r = mg("eval", model, "--data", "-", "--json", input=MOONS)  # a config on stdin
+    assert json.loads(r.stdout)["rows"] == 40 and json.loads(r.stdout)["data"] == "<stdin>"
     assert json.loads(r.stdout)["confusion"]["labels"] == [0, 1]
 
 
