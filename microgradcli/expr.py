@@ -1,0 +1,576 @@
+"""The expression language of `mg grad` and `mg draw`: parsed, never evaluated as Python.
+
+A small tokenizer and an operator-precedence (shunting-yard) parser turn the text into
+a postfix program; `Expression.build` runs that program on engine `Value`s. Nothing
+here recurses, so nesting depth is limited by memory only, not by Python's stack, and
+nothing is ever handed to eval/exec/compile.
+
+Grammar (Python's precedence, with `^` as an alias of `**`):
+
+    expr   := term (('+' | '-') term)*
+    term   := unary (('*' | '/') unary)*
+    unary  := ('-' | '+') unary | power
+    power  := atom (('**' | '^') unary)?          # right-associative: 2^3^2 = 2^9
+    atom   := NUMBER | NAME | 'pi' | 'e' | FUNC '(' expr ')' | '(' expr ')'
+"""
+
+from __future__ import annotations
+
+import keyword
+import math
+import re
+from collections.abc import Iterator, Mapping
+
+from microgradcli.engine import Value
+from microgradcli.errors import InputError, MathDomainError
+
+__all__ = [
+    "CONSTANTS",
+    "FUNCTIONS",
+    "Expression",
+    "ExpressionError",
+    "backward_steps",
+    "parse_expression",
+    "render",
+    "value_and_grad",
+]
+
+FUNCTIONS = ("exp", "log", "sqrt", "tanh", "sigmoid", "relu", "sin", "cos", "abs")
+CONSTANTS = {"pi": math.pi, "e": math.e}
+_KNOWN = ", ".join(FUNCTIONS)
+
+# Precedence of the operators; unary minus sits between * and ** as in Python.
+_PREC = {"+": 2, "-": 2, "*": 3, "/": 3, "neg": 4, "**": 5}
+_ATOM = 6
+_LABEL_MAX = 24  # longer subexpressions get a short label built from their parts
+
+_NUMBER = re.compile(r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_WORD_TAIL = re.compile(r"[A-Za-z0-9_.]+")
+_DIGITS = "0123456789"
+_NAME_START = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_"
+NAME_PATTERN = _NAME  # what a variable name looks like (used by `--at` parsing)
+
+_FORBIDDEN = {
+    "//": "floor division ('//') is not allowed (use '/')",
+    "==": "comparisons ('==') are not allowed",
+    "!=": "comparisons ('!=') are not allowed",
+    "<=": "comparisons ('<=') are not allowed",
+    ">=": "comparisons ('>=') are not allowed",
+    "<<": "bitwise shifts ('<<') are not allowed",
+    ">>": "bitwise shifts ('>>') are not allowed",
+    ":=": "assignment (':=') is not allowed",
+    "<": "comparisons ('<') are not allowed",
+    ">": "comparisons ('>') are not allowed",
+    "=": "assignment ('=') is not allowed (give values with --at x=...)",
+    ".": "attribute access ('.') is not allowed",
+    "[": "indexing and lists ('[') are not allowed",
+    "]": "indexing and lists (']') are not allowed",
+    "{": "dicts and sets ('{') are not allowed",
+    "}": "dicts and sets ('}') are not allowed",
+    "'": "strings are not allowed",
+    '"': "strings are not allowed",
+    "%": "the remainder operator ('%') is not allowed",
+    "@": "the '@' operator is not allowed",
+    "&": "bitwise operators ('&') are not allowed",
+    "|": "bitwise operators ('|') are not allowed",
+    "~": "bitwise operators ('~') are not allowed",
+    ";": "statements (';') are not allowed",
+    ":": "':' is not allowed (no slices, lambdas or annotations)",
+    "#": "comments ('#') are not allowed",
+    "\\": "backslashes are not allowed",
+    "!": "'!' is not allowed",
+}
+_KEYWORD_MESSAGES = {
+    "lambda": "lambdas are not allowed",
+    "for": "comprehensions and loops ('for') are not allowed",
+    "async": "comprehensions and loops ('async') are not allowed",
+    "await": "'await' is not allowed",
+    "if": "conditional expressions ('if') are not allowed",
+    "else": "conditional expressions ('else') are not allowed",
+    "and": "boolean operators ('and') are not allowed",
+    "or": "boolean operators ('or') are not allowed",
+    "not": "boolean operators ('not') are not allowed",
+    "in": "comparisons ('in') are not allowed",
+    "is": "comparisons ('is') are not allowed",
+    "True": "'True' is not a number or a variable",
+    "False": "'False' is not a number or a variable",
+    "None": "'None' is not a number or a variable",
+}
+
+
+class ExpressionError(InputError):
+    """A syntax error or forbidden construct in an expression, with its 1-based column."""
+
+    def __init__(self, what: str, text: str, column: int):
+        self.what = what
+        self.text = text
+        self.column = column
+        super().__init__(_point_at(what, text, column))
+
+
+def _point_at(what: str, text: str, column: int) -> str:
+    """`what at column N: <expression>` and a caret line under that column."""
+    shown = re.sub(r"\s", " ", text)  # tabs and newlines would misplace the caret
+    start = 0
+    if len(shown) > 60:  # a window around the column keeps both lines short
+        start = max(0, min(column - 1 - 30, len(shown) - 60))
+        shown = shown[start : start + 60]
+        if start > 0:
+            shown = "..." + shown
+            start -= 3
+        if start + 3 + 60 < len(text):
+            shown += "..."
+    head = f"{what} at column {column}: "
+    pad = len("error: ") + len(head) + (column - 1 - start)
+    return f"{head}{shown}\n{' ' * pad}^"
+
+
+# -- tokens --------------------------------------------------------------------------
+
+
+def _tokenize(text: str) -> Iterator[tuple[str, object, int]]:
+    """(kind, value, column) tuples; kind is 'num', 'name', an operator, or 'end'.
+
+    A generator, so the parser reports problems in the order they appear in the text.
+    """
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        col = i + 1
+        if c.isspace():
+            i += 1
+            continue
+        if c in _DIGITS or (c == "." and i + 1 < n and text[i + 1] in _DIGITS):
+            m = _NUMBER.match(text, i)
+            tail = _WORD_TAIL.match(text, m.end())
+            if tail:  # 2x, 0x1f, 1_000, 1.2.3, 3j: not a number of this language
+                word = text[i : tail.end()]
+                hint = ""
+                if _NAME.fullmatch(tail.group()):
+                    hint = f" (for a product write {m.group()}*{tail.group()})"
+                raise ExpressionError(f"'{word}' is not a number{hint}", text, col)
+            value = float(m.group())
+            if math.isinf(value):
+                raise ExpressionError(f"the number {m.group()} is too large", text, col)
+            yield ("num", value, col)
+            i = m.end()
+            continue
+        if c in _NAME_START:
+            m = _NAME.match(text, i)
+            word = m.group()
+            if keyword.iskeyword(word):
+                what = _KEYWORD_MESSAGES.get(word, f"statements ('{word}') are not allowed")
+                raise ExpressionError(what, text, col)
+            yield ("name", word, col)
+            i = m.end()
+            continue
+        if text.startswith("**", i):
+            yield ("**", "**", col)
+            i += 2
+            continue
+        two = text[i : i + 2]
+        if two in _FORBIDDEN:
+            raise ExpressionError(_FORBIDDEN[two], text, col)
+        if c in "+-*/()," or c == "^":
+            yield ("**" if c == "^" else c, c, col)
+            i += 1
+            continue
+        if c in _FORBIDDEN:
+            raise ExpressionError(_FORBIDDEN[c], text, col)
+        shown = repr(c) if c.isprintable() else f"U+{ord(c):04X}"
+        hint = " (names use the letters a-z, A-Z, digits and _)" if c.isalnum() else ""
+        raise ExpressionError(f"unexpected character {shown}{hint}", text, col)
+    yield ("end", None, n + 1)
+
+
+# -- parsing -------------------------------------------------------------------------
+
+
+def parse_expression(text: str) -> Expression:
+    """Parse `text` into an Expression, or raise InputError saying what and where."""
+    if not isinstance(text, str):
+        raise InputError(f"an expression must be text, not {type(text).__name__}")
+    if not text.strip():
+        raise InputError("empty expression; give one such as '3*x**2 - 4*x + 5'")
+    tokens = _tokenize(text)
+    ahead = next(tokens)
+    program: list[tuple] = []
+    # Stack of pending operators: ('(', col), ('call', name, col), ('op', symbol, col).
+    stack: list[tuple] = []
+    variables: dict[str, None] = {}
+    expect_operand = True
+    prev = None  # the previous token, for hints
+    while True:
+        kind, value, col = ahead
+        if kind != "end":
+            ahead = next(tokens)
+        if expect_operand:
+            if kind == "num":
+                program.append(("num", value))
+                expect_operand = False
+            elif kind == "name":
+                if ahead[0] == "(":
+                    if value not in FUNCTIONS:
+                        if value in CONSTANTS:
+                            what = f"{value} is a constant, not a function"
+                        else:
+                            what = f"unknown function {value}() (known functions: {_KNOWN})"
+                        raise ExpressionError(what, text, col)
+                    stack.append(("call", value, col))
+                    ahead = next(tokens)  # the '(' belongs to the call
+                    prev = ("(", "(")
+                    continue
+                elif value in FUNCTIONS:
+                    raise ExpressionError(
+                        f"{value} is a function; call it as {value}(...)", text, col
+                    )
+                elif value in CONSTANTS:
+                    program.append(("const", value))
+                    expect_operand = False
+                else:
+                    program.append(("var", value))
+                    variables.setdefault(value, None)
+                    expect_operand = False
+            elif kind == "(":
+                stack.append(("(", None, col))
+            elif kind == "-":
+                stack.append(("op", "neg", col))
+            elif kind == "+":
+                pass  # unary plus changes nothing
+            else:
+                raise ExpressionError(_expected_operand(kind, value, prev, stack), text, col)
+        else:
+            if kind in _PREC:  # a binary operator
+                prec = _PREC[kind]
+                right = kind == "**"
+                while stack and stack[-1][0] == "op":
+                    top = _PREC[stack[-1][1]]
+                    if top > prec or (top == prec and not right):
+                        program.append(_op_item(stack.pop()[1]))
+                    else:
+                        break
+                stack.append(("op", kind, col))
+                expect_operand = True
+            elif kind == ")":
+                while stack and stack[-1][0] == "op":
+                    program.append(_op_item(stack.pop()[1]))
+                if not stack:
+                    raise ExpressionError("unmatched ')'", text, col)
+                opener = stack.pop()
+                if opener[0] == "call":
+                    program.append(("call", opener[1]))
+            elif kind == ",":
+                opener = next((s for s in reversed(stack) if s[0] != "op"), None)
+                if opener is not None and opener[0] == "call":
+                    what = f"{opener[1]}() takes exactly one argument"
+                else:
+                    what = "commas (tuples) are not allowed"
+                raise ExpressionError(what, text, col)
+            elif kind == "end":
+                while stack:
+                    item = stack.pop()
+                    if item[0] != "op":
+                        at = item[2] + (len(item[1]) if item[0] == "call" else 0)
+                        raise ExpressionError("this '(' is never closed", text, at)
+                    program.append(_op_item(item[1]))
+                break
+            else:
+                raise ExpressionError(_expected_operator(kind, value, prev), text, col)
+        prev = (kind, value)
+    return Expression(text, program, list(variables))
+
+
+def _op_item(symbol: str) -> tuple:
+    return ("neg",) if symbol == "neg" else ("bin", symbol)
+
+
+def _describe(kind: str, value) -> str:
+    if kind == "end":
+        return "the end"
+    if kind == "num":
+        return f"the number {_num_text(value)}"
+    if kind == "name":
+        return f"'{value}'"
+    return f"'{value}'"
+
+
+def _expected_operand(kind: str, value, prev, stack) -> str:
+    if kind == "end" and prev is None:
+        return "empty expression"
+    if kind == ")" and prev is not None and prev[0] == "(":
+        opener = stack[-1] if stack else None
+        if opener is not None and opener[0] == "call":
+            return f"{opener[1]}() needs an argument"
+        return "empty parentheses"
+    after = f" after '{prev[1]}'" if prev is not None else ""
+    if kind == "end":
+        return f"the expression ends too early: expected a number, variable or '('{after}"
+    return f"expected a number, variable or '('{after}, found {_describe(kind, value)}"
+
+
+def _expected_operator(kind: str, value, prev) -> str:
+    found = _describe(kind, value)
+    hint = ""
+    if kind in ("name", "num", "(") and prev is not None and prev[0] in ("num", "name", ")"):
+        left = _num_text(prev[1]) if prev[0] == "num" else (prev[1] if prev[0] == "name" else ")")
+        right = _num_text(value) if kind == "num" else (value if kind == "name" else "(")
+        if kind == "(" and prev[0] == ")":
+            hint = f" (only {_KNOWN} can be called)"
+        elif kind == "(":
+            hint = f" (for a product write {left}*(...))"
+        else:
+            hint = f" (for a product write {left}*{right})"
+    return f"expected an operator such as + - * / ** before {found}{hint}"
+
+
+# -- the parsed expression -----------------------------------------------------------
+
+
+class Expression:
+    """A parsed expression: its text, its variables, and a postfix program to build."""
+
+    __slots__ = ("text", "variables", "_program")
+
+    def __init__(self, text: str, program: list[tuple], variables: list[str]):
+        self.text = text
+        self.variables = variables  # in order of first appearance
+        self._program = tuple(program)
+
+    def __repr__(self) -> str:
+        return f"Expression({self.text!r})"
+
+    def __eq__(self, other) -> bool:
+        """Equal when they parse to the same tree (spacing and parentheses aside)."""
+        if not isinstance(other, Expression):
+            return NotImplemented
+        return self._program == other._program
+
+    def __hash__(self) -> int:
+        return hash(self._program)
+
+    @property
+    def size(self) -> int:
+        """The number of operations, numbers and names in the tree."""
+        return len(self._program)
+
+    def build(self, values: Mapping[str, float]) -> tuple[Value, dict[str, Value]]:
+        """A fresh graph of Values at `values`: (root, {variable: its leaf Value})."""
+        leaves: dict[str, Value] = {}
+        for name in self.variables:
+            if name not in values:
+                raise InputError(f"no value for {name}; add --at {name}=...")
+            leaves[name] = Value(float(values[name]), label=name)
+        # Each stack entry is (Value, precedence, rope, text length, depends on a
+        # variable?); ropes (nested tuples of text) keep labels and messages linear.
+        stack: list[tuple] = []
+        for item in self._program:
+            kind = item[0]
+            if kind in ("num", "const", "var"):
+                text = _num_text(item[1]) if kind == "num" else item[1]
+                if kind == "var":
+                    v = leaves[text]
+                else:
+                    v = Value(item[1] if kind == "num" else CONSTANTS[text], label=text)
+                stack.append((v, _ATOM, text, len(text), kind == "var"))
+                continue
+            if kind == "neg":
+                args = (stack.pop(),)
+                fn = args[0][0].__neg__
+            elif kind == "call":
+                args = (stack.pop(),)
+                fn = getattr(args[0][0], item[1])
+            else:
+                b = stack.pop()
+                args = (stack.pop(), b)
+                fn = _binary(item[1], args[0], b)
+            prec, rope, length = _compose(item, args)
+            out = _apply(fn, rope, length)
+            if kind == "neg":
+                _label_minus_one(out, args[0][0])
+            out.label = _flatten(rope) if length <= _LABEL_MAX else _short_label(item, args)
+            stack.append((out, prec, rope, length, any(a[4] for a in args)))
+        if len(stack) != 1:  # the parser guarantees one result; never trust silently
+            raise AssertionError("malformed expression program")
+        return stack[0][0], leaves
+
+
+def _apply(fn, rope, length) -> Value:
+    """Run one engine operation, adding the subexpression to a domain error's message."""
+    try:
+        return fn()
+    except MathDomainError as e:
+        message = str(e)
+        if length <= 40:
+            where = _flatten(rope)
+            if where.replace(" ", "") not in message.replace(" ", ""):
+                message = f"{message} (in {where})"
+        raise MathDomainError(message) from None
+
+
+def _binary(op: str, a: tuple, b: tuple):
+    """The engine operation for `a op b`, as a function; intermediate nodes labelled."""
+    x, y = a[0], b[0]
+    if op == "+":
+        return lambda: x + y
+    if op == "*":
+        return lambda: x * y
+    if op == "-":  # x + (-y), as the engine composes it
+
+        def sub() -> Value:
+            neg = y * -1.0
+            neg.label = _sub_label(("neg",), (b,))
+            _label_minus_one(neg, y)
+            return x + neg
+
+        return sub
+    if op == "/":  # x * y**-1
+
+        def div() -> Value:
+            if y.data == 0.0:
+                den = _flatten(b[2]) if b[3] <= 40 else "the denominator"
+                raise MathDomainError(f"division by zero: {den} is 0")
+            minus_one = (None, _ATOM, "-1", 2, False)
+            inv = y**-1.0
+            inv.label = _sub_label(("bin", "**"), (b, minus_one))
+            return x * inv
+
+        return div
+    # '**': a constant exponent is a plain number (x**2 has one input, and a negative
+    # base is fine); a variable exponent needs the engine's two-input power.
+    if b[4]:
+        return lambda: x**y
+    return lambda: x**y.data
+
+
+def _sub_label(item: tuple, args: tuple) -> str:
+    _, rope, length = _compose(item, args)
+    return _flatten(rope) if length <= _LABEL_MAX else _short_label(item, args)
+
+
+def _short_label(item: tuple, args: tuple) -> str:
+    """A label for a long subexpression: its operation with short names of its inputs."""
+    if item[0] == "neg":
+        return f"-{_short(args[0])}"
+    if item[0] == "call":
+        return f"{item[1]}({_short(args[0])})"
+    sym = item[1] if item[1] in ("*", "/", "**") else f" {item[1]} "
+    return f"{_short(args[0])}{sym}{_short(args[1])}"
+
+
+def _label_minus_one(neg: Value, x: Value) -> None:
+    """Label the constant -1 input that the engine creates for -x."""
+    for child in neg.children:
+        if child is not x and not child.label:
+            child.label = "-1"
+
+
+def _short(entry: tuple) -> str:
+    """A node's label inside a longer label: itself if short, else '…'."""
+    label = entry[0].label if entry[0] is not None else _flatten(entry[2])
+    if len(label) > 12:
+        return "…"
+    return f"({label})" if entry[1] < _ATOM else label
+
+
+# -- rendering -----------------------------------------------------------------------
+
+
+def _num_text(x: float) -> str:
+    """A number as the shortest text that parses back to the same float."""
+    if x.is_integer() and abs(x) < 1e16:
+        return str(int(x))
+    return repr(x)
+
+
+def _compose(item: tuple, args: tuple) -> tuple[int, object, int]:
+    """(precedence, rope, length) of an operation applied to rendered operands."""
+    kind = item[0]
+    if kind == "neg":
+        ((_, p, r, n, *_),) = args
+        if p <= _PREC["neg"]:  # -(-x) reads better than --x
+            return _PREC["neg"], ("-(", r, ")"), n + 3
+        return _PREC["neg"], ("-", r), n + 1
+    if kind == "call":
+        ((_, _, r, n, *_),) = args
+        return _ATOM, (item[1], "(", r, ")"), n + len(item[1]) + 2
+    op = item[1]
+    prec = _PREC[op]
+    (_, pa, ra, na, *_), (_, pb, rb, nb, *_) = args
+    if op == "**":  # the base must be an atom; the exponent may be a unary expression
+        left_paren, right_paren = pa <= prec, pb < _PREC["neg"]
+    else:  # left-associative: a right operand of the same precedence needs parentheses
+        left_paren, right_paren = pa < prec, pb <= prec
+    if left_paren:
+        ra, na = ("(", ra, ")"), na + 2
+    if right_paren:
+        rb, nb = ("(", rb, ")"), nb + 2
+    sym = f" {op} " if op in ("+", "-") else op
+    return prec, (ra, sym, rb), na + nb + len(sym)
+
+
+def _flatten(rope) -> str:
+    parts: list[str] = []
+    todo = [rope]
+    while todo:
+        piece = todo.pop()
+        if isinstance(piece, str):
+            parts.append(piece)
+        else:
+            todo.extend(reversed(piece))
+    return "".join(parts)
+
+
+def render(expr: Expression) -> str:
+    """Canonical text of `expr` that parses back to the same expression."""
+    stack: list[tuple] = []
+    for item in expr._program:
+        kind = item[0]
+        if kind == "num":
+            text = _num_text(item[1])
+            stack.append((None, _ATOM, text, len(text)))
+        elif kind in ("var", "const"):
+            stack.append((None, _ATOM, item[1], len(item[1])))
+        elif kind in ("neg", "call"):
+            a = stack.pop()
+            stack.append((None, *_compose(item, (a,))))
+        else:
+            b = stack.pop()
+            a = stack.pop()
+            stack.append((None, *_compose(item, (a, b))))
+    (entry,) = stack
+    return _flatten(entry[2])
+
+
+# -- gradients and the backward pass as data ------------------------------------------
+
+
+def value_and_grad(expr: Expression, values: Mapping[str, float]) -> tuple[float, dict[str, float]]:
+    """The value of `expr` at `values` and its partial derivatives (one backward pass)."""
+    root, leaves = expr.build(values)
+    root.backward()
+    return root.data, {name: leaf.grad for name, leaf in leaves.items()}
+
+
+def backward_steps(root: Value) -> list[dict]:
+    """The backward pass of `root` (after root.backward()), one entry per operation, in
+    the order it runs: each node's data and grad, and for each input the local
+    derivative and the gradient passed back to it (local * grad)."""
+    steps = []
+    for node in root.topological_order():
+        if not node.children:
+            continue
+        g = node.grad
+        steps.append(
+            {
+                "node": node.label,
+                "op": node.op,
+                "data": node.data,
+                "grad": g,
+                "inputs": [
+                    {"node": child.label, "data": child.data, "local": local, "passed": local * g}
+                    for child, local in zip(node.children, node.local_grads, strict=True)
+                ],
+            }
+        )
+    return steps
