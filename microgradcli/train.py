@@ -251,7 +251,6 @@ def train(
     checkpoint and returns with stopped="interrupted". A non-finite loss or weight
     raises JobFailed after saving the last good checkpoint.
     """
-    tc = config.train
     ckpt_in: Checkpoint | None = None
     if resume is not None:
         resume = Path(resume)
@@ -264,255 +263,258 @@ def train(
             )
     else:
         run_dir = resolve_run_dir(config, out)
+    # Everything that can fail on bad input happens before anything touches the disk.
     ds = load_dataset(config, base_dir)
-
-    model = build_model(config, ds)
-    params = model.parameters()
-    opt = make_optimizer(tc.optimizer, params, tc.momentum, tc.beta2, tc.eps)
-    start = 0
-    kept: list[dict] = []
+    run = _Run(config, ds, run_dir)
     if ckpt_in is not None:
-        try:
-            model.load_state_dict(ckpt_in.model.state_dict())
-            opt.load_state_dict(ckpt_in.optimizer)
-        except (KeyError, TypeError, ValueError) as e:
-            raise InputError(f"{resume}: cannot resume from this checkpoint ({e})") from None
-        start = ckpt_in.epoch
-        kept = _read_log(run_dir / "log.jsonl", start)
+        run.restore(ckpt_in, resume)
     else:
         _prepare_run_dir(run_dir, force)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_atomic(run_dir / "config.yaml", dump_config(config))
-    log = _Log(run_dir / "log.jsonl", kept)
+    run.log = _Log(run_dir / "log.jsonl", run.kept)
     # The engine makes no reference cycles (a step's graph is freed by reference counting
     # as soon as the step ends), so the cyclic collector would only rescan the ~10^5
     # live nodes of each step again and again for nothing: off while training.
     gc_was_on = gc.isenabled()
     gc.disable()
     try:
-        return _run(
-            config,
-            ds,
-            model,
-            params,
-            opt,
-            start,
-            kept,
-            run_dir,
-            log,
-            on_start,
-            on_epoch,
-            should_stop,
-            ckpt_in,
-        )
+        return run.loop(on_start, on_epoch, should_stop)
     finally:
-        log.close()
+        run.log.close()
         if gc_was_on:
             gc.enable()
 
 
-def _run(
-    config,
-    ds,
-    model,
-    params,
-    opt,
-    start,
-    kept,
-    run_dir,
-    log,
-    on_start,
-    on_epoch,
-    should_stop,
-    ckpt_in,
-):
-    tc = config.train
-    loss_name, reduction, task, threshold = tc.loss, tc.reduction, ds.task, ds.threshold
-    epochs = tc.epochs
-    x_train, t_train = ds.inputs(ds.train_index), ds.target_list(ds.train_index)
-    x_val, t_val = ds.inputs(ds.val_index), ds.target_list(ds.val_index)
-    n = len(x_train)
-    bs = min(tc.batch_size or n, n)
-    monitor = "val_loss" if x_val else "loss"
-    time0 = kept[-1]["time"] if kept and isinstance(kept[-1].get("time"), (int, float)) else 0.0
-    extra_in = ckpt_in.extra if ckpt_in is not None else {}
-    best = extra_in.get("best")  # {"epoch", "value"} of the monitored metric
-    stale = int(extra_in.get("stale", 0))
-    best_state = None
-    if best is not None and tc.patience:
-        # A resumed checkpoint with patience on holds the best weights themselves.
-        best_state = (model.state_dict(), opt.state_dict(), best["epoch"])
-    history: list[dict] = list(kept)
+class _Run:
+    """One training run's state: model, optimiser, data, progress, best epoch so far."""
 
-    def checkpoint(epoch: int, state=None) -> Checkpoint:
-        if state is not None:
-            m = MLP.from_state_dict(state[0])
-            opt_state, epoch = state[1], state[2]
+    def __init__(self, config: Config, ds: Dataset, run_dir: Path):
+        tc = config.train
+        self.config, self.tc, self.ds, self.run_dir = config, tc, ds, run_dir
+        self.model = build_model(config, ds)
+        self.params = self.model.parameters()
+        self.opt = make_optimizer(tc.optimizer, self.params, tc.momentum, tc.beta2, tc.eps)
+        self.x_train, self.t_train = ds.inputs(ds.train_index), ds.target_list(ds.train_index)
+        self.x_val, self.t_val = ds.inputs(ds.val_index), ds.target_list(ds.val_index)
+        self.monitor = "val_loss" if self.x_val else "loss"
+        self.start = 0  # epochs done before this invocation
+        self.kept: list[dict] = []  # their log records
+        self.best: dict | None = None  # {"epoch", "value"} of the monitored loss
+        self.stale = 0  # epochs since it last improved
+        self.best_state = None  # (weights, optimizer state, epoch) when patience is on
+        self.history: list[dict] = []
+        self.log: _Log
+
+    def restore(self, ckpt: Checkpoint, path: Path) -> None:
+        """Continue from a checkpoint: weights, optimiser state, epoch, log, best so far."""
+        try:
+            self.model.load_state_dict(ckpt.model.state_dict())
+            self.opt.load_state_dict(ckpt.optimizer)
+        except (KeyError, TypeError, ValueError) as e:
+            raise InputError(f"{path}: cannot resume from this checkpoint ({e})") from None
+        self.start = ckpt.epoch
+        self.kept = _read_log(self.run_dir / "log.jsonl", ckpt.epoch)
+        self.best = ckpt.extra.get("best")
+        self.stale = int(ckpt.extra.get("stale", 0))
+        if self.best is not None and self.tc.patience:
+            # With patience on, a checkpoint holds the best weights themselves.
+            self.best_state = (self.model.state_dict(), self.opt.state_dict(), self.best["epoch"])
+
+    # -- files ------------------------------------------------------------------------------
+    def save(self, epoch: int) -> Checkpoint:
+        """model.json: the best epoch when patience is on, else the current weights."""
+        if self.tc.patience and self.best_state is not None:
+            weights, opt_state, epoch = self.best_state
+            model = MLP.from_state_dict(weights)
         else:
-            m, opt_state = model, opt.state_dict()
-        extra = {"best": best, "stale": stale, "monitor": monitor}
-        return Checkpoint(
-            model=m,
-            task=task,
-            config=config_dict(config),
-            classes=ds.classes,
-            threshold=threshold,
-            normalize=ds.normalize,
-            features=ds.features,
+            model, opt_state = self.model, self.opt.state_dict()
+        ck = Checkpoint(
+            model=model,
+            task=self.ds.task,
+            config=config_dict(self.config),
+            classes=self.ds.classes,
+            threshold=self.ds.threshold,
+            normalize=self.ds.normalize,
+            features=self.ds.features,
             epoch=epoch,
             optimizer=opt_state,
-            extra=extra,
+            extra={"best": self.best, "stale": self.stale, "monitor": self.monitor},
         )
-
-    def save(epoch: int) -> Checkpoint:
-        ck = checkpoint(epoch, best_state if tc.patience and best_state is not None else None)
-        ck.save(run_dir / "model.json")
+        ck.save(self.run_dir / "model.json")
         return ck
 
-    def summary(stopped: str, reason: str, ck: Checkpoint, wall: float) -> dict:
-        last = history[-1] if history else {}
+    def summarize(self, stopped: str, reason: str, ck: Checkpoint, wall: float) -> dict:
+        """summary.json: why and when it stopped, the final metrics, the sizes."""
+        last = self.history[-1] if self.history else {}
+        best = self.best
         s = {
-            "name": config.name,
-            "task": task,
+            "name": self.config.name,
+            "task": self.ds.task,
             "stopped": stopped,
             "reason": reason,
-            "epochs": last.get("epoch", start),
-            "epochs_run": len(history) - len(kept),
+            "epochs": last.get("epoch", self.start),
+            "epochs_run": len(self.history) - len(self.kept),
             "checkpoint_epoch": ck.epoch,
             "best_epoch": best["epoch"] if best else None,
-            f"best_{monitor}": best["value"] if best else None,
+            f"best_{self.monitor}": best["value"] if best else None,
             **{k: last.get(k) for k in ("loss", "accuracy", "val_loss", "val_accuracy", "lr")},
-            "parameters": len(params),
-            "samples": {"train": n, "val": len(x_val)},
-            "classes": ds.classes,
+            "parameters": len(self.params),
+            "samples": {"train": len(self.x_train), "val": len(self.x_val)},
+            "classes": self.ds.classes,
             "wall_time": round(wall, 4),
-            "run_dir": str(run_dir),
+            "run_dir": str(self.run_dir),
         }
-        write_atomic(run_dir / "summary.json", json.dumps(s, indent=1, allow_nan=False) + "\n")
+        text = json.dumps(s, indent=1, allow_nan=False) + "\n"
+        write_atomic(self.run_dir / "summary.json", text)
         return s
 
-    if on_start is not None:
-        on_start(
-            {
-                "start_epoch": start,
-                "epochs": epochs,
-                "run_dir": str(run_dir),
-                "task": task,
-                "parameters": len(params),
-                "samples": {"train": n, "val": len(x_val)},
-            }
-        )
+    # -- one epoch ------------------------------------------------------------------------------
+    def batches(self, epoch: int) -> list[list[int] | None]:
+        n = len(self.x_train)
+        bs = min(self.tc.batch_size or n, n)
+        if bs == n:
+            return [None]  # full batch
+        order = list(range(n))
+        # Seeded by the epoch itself: a resumed run shuffles as an uninterrupted one would.
+        random.Random(f"mg-batches-{self.config.seed}-{epoch}").shuffle(order)
+        return [order[i : i + bs] for i in range(0, n, bs)]
 
-    t0 = time.perf_counter()
-    stopped, reason = "completed", f"trained all {epochs} epochs"
-    epoch = start
-    while epoch < epochs:
-        lr = learning_rate(tc.schedule, epoch, epochs, tc.lr, tc.lr_end, tc.step_size, tc.gamma)
-        snapshot = ([p.data for p in params], opt.state_dict())
-        if bs < n:
-            order = list(range(n))
-            random.Random(f"mg-batches-{config.seed}-{epoch}").shuffle(order)
-            batches = [order[i : i + bs] for i in range(0, n, bs)]
-        else:
-            batches = [None]
-        loss_sum = 0.0
+    def step(self, xs, ts, lr: float) -> tuple[float, int]:
+        """Forward, loss, one backward, one update; (summed data loss, correct count)."""
+        tc, task, threshold, params = self.tc, self.ds.task, self.ds.threshold, self.params
+        for p in params:
+            p.grad = 0.0
+        losses = []
         right = 0
-        interrupted = False
-        failure = None
-        try:
-            for b, batch in enumerate(batches):
-                xs = x_train if batch is None else [x_train[i] for i in batch]
-                ts = t_train if batch is None else [t_train[i] for i in batch]
-                for p in params:
-                    p.grad = 0.0
-                losses = []
-                for x, t in zip(xs, ts, strict=True):
-                    outs = model(x)
-                    losses.append(sample_loss(loss_name, outs, t))
-                    if task != "regression":
-                        right += _correct([o.data for o in outs], t, task, threshold)
-                data_loss = total(losses, reduction)
-                obj = data_loss + l2_penalty(params, tc.l2) if tc.l2 else data_loss
-                if obj.data - obj.data != 0.0:
-                    raise MathDomainError(f"the loss became {obj.data}")
-                obj.backward()
-                opt.step(lr)
-                s = sum(p.data for p in params)
-                if s - s != 0.0:
-                    raise MathDomainError("a weight became infinite or NaN after the update")
-                loss_sum += data_loss.data * (len(xs) if reduction == "mean" else 1.0)
-                if should_stop is not None and should_stop():
-                    interrupted = b < len(batches) - 1
-                    stopped = "interrupted"
-                    break
-        except KeyboardInterrupt:
-            interrupted, stopped = True, "interrupted"
-        except (MathDomainError, OverflowError, ZeroDivisionError) as e:
-            failure = e
-        train_loss = loss_sum / n if reduction == "mean" else loss_sum
-        val_loss = val_acc = None
-        if failure is None and not interrupted and x_val:
-            val_loss, val_acc = evaluate(model, x_val, t_val, loss_name, task, threshold, reduction)
-            if not math.isfinite(val_loss):
-                failure = f"the validation loss became {val_loss}"
-        if interrupted or failure is not None:
-            # Back to the end of the last whole epoch: the checkpoint never holds half an epoch.
-            for p, v in zip(params, snapshot[0], strict=True):
-                p.data = v
-            opt.load_state_dict(snapshot[1])
-        if failure is not None:
-            ck = save(epoch)
-            summary(
-                "diverged",
-                f"diverged at epoch {epoch + 1}: {failure}",
-                ck,
-                time.perf_counter() - t0,
-            )
-            raise JobFailed(
-                f"training diverged at epoch {epoch + 1} ({failure}); lower train.lr "
-                f"(it was {lr:g}), e.g. --set train.lr={tc.lr / 10:g}. The log and the last "
-                f"good checkpoint (epoch {ck.epoch}) are in {run_dir}"
-            )
-        if interrupted:
-            break
+        for x, t in zip(xs, ts, strict=True):
+            outs = self.model(x)
+            losses.append(sample_loss(tc.loss, outs, t))
+            if task != "regression":
+                right += _correct([o.data for o in outs], t, task, threshold)
+        data_loss = total(losses, tc.reduction)
+        obj = data_loss + l2_penalty(params, tc.l2) if tc.l2 else data_loss
+        if obj.data - obj.data != 0.0:
+            raise MathDomainError(f"the loss became {obj.data}")
+        obj.backward()
+        self.opt.step(lr)
+        s = sum(p.data for p in params)
+        if s - s != 0.0:
+            raise MathDomainError("a weight became infinite or NaN after the update")
+        return data_loss.data * (len(xs) if tc.reduction == "mean" else 1.0), right
 
-        epoch += 1
-        record = {
-            "epoch": epoch,
-            "loss": train_loss,
-            "accuracy": right / n if task != "regression" else None,
-            "val_loss": val_loss,
-            "val_accuracy": val_acc,
-            "lr": lr,
-            "time": round(time0 + time.perf_counter() - t0, 4),
-        }
-        log.write(record)
-        history.append(record)
-        if on_epoch is not None:
-            on_epoch(record)
+    # -- the loop ----------------------------------------------------------------------------------
+    def loop(self, on_start, on_epoch, should_stop) -> TrainResult:
+        tc, ds = self.tc, self.ds
+        epochs, n = tc.epochs, len(self.x_train)
+        time0 = self.kept[-1].get("time") if self.kept else 0.0
+        if not isinstance(time0, (int, float)):
+            time0 = 0.0
+        self.history = list(self.kept)
+        if on_start is not None:
+            on_start(
+                {
+                    "start_epoch": self.start,
+                    "epochs": epochs,
+                    "run_dir": str(self.run_dir),
+                    "task": ds.task,
+                    "parameters": len(self.params),
+                    "samples": {"train": n, "val": len(self.x_val)},
+                }
+            )
+        t0 = time.perf_counter()
+        stopped, reason = "completed", f"trained all {epochs} epochs"
+        epoch = self.start
+        while epoch < epochs:
+            lr = learning_rate(tc.schedule, epoch, epochs, tc.lr, tc.lr_end, tc.step_size, tc.gamma)
+            snapshot = ([p.data for p in self.params], self.opt.state_dict())
+            batches = self.batches(epoch)
+            loss_sum, right = 0.0, 0
+            interrupted, failure = False, None
+            try:
+                for b, batch in enumerate(batches):
+                    if batch is None:
+                        xs, ts = self.x_train, self.t_train
+                    else:
+                        xs = [self.x_train[i] for i in batch]
+                        ts = [self.t_train[i] for i in batch]
+                    batch_loss, batch_right = self.step(xs, ts, lr)
+                    loss_sum += batch_loss
+                    right += batch_right
+                    if should_stop is not None and should_stop():
+                        # The step is done; only a partial epoch is dropped.
+                        interrupted = b < len(batches) - 1
+                        stopped = "interrupted"
+                        break
+            except KeyboardInterrupt:
+                interrupted, stopped = True, "interrupted"
+            except (MathDomainError, OverflowError, ZeroDivisionError) as e:
+                failure = str(e)
+            val_loss = val_acc = None
+            if failure is None and not interrupted and self.x_val:
+                val_loss, val_acc = evaluate(
+                    self.model, self.x_val, self.t_val, tc.loss, ds.task, ds.threshold, tc.reduction
+                )
+                if not math.isfinite(val_loss):
+                    failure = f"the validation loss became {val_loss}"
+            if interrupted or failure is not None:
+                # Back to the end of the last whole epoch: a checkpoint never holds half of one.
+                for p, v in zip(self.params, snapshot[0], strict=True):
+                    p.data = v
+                self.opt.load_state_dict(snapshot[1])
+            if failure is not None:
+                ck = self.save(epoch)
+                wall = time.perf_counter() - t0
+                self.summarize("diverged", f"diverged at epoch {epoch + 1}: {failure}", ck, wall)
+                raise JobFailed(
+                    f"training diverged at epoch {epoch + 1} ({failure}); lower train.lr "
+                    f"(it was {lr:g}), e.g. --set train.lr={tc.lr / 10:g}. The log and the "
+                    f"last good checkpoint (epoch {ck.epoch}) are in {self.run_dir}"
+                )
+            if interrupted:
+                break
 
-        watched = val_loss if x_val else train_loss
-        if best is None or watched < best["value"] - tc.min_delta:
-            best, stale = {"epoch": epoch, "value": watched}, 0
-            if tc.patience:
-                best_state = (model.state_dict(), opt.state_dict(), epoch)
-        else:
-            stale += 1
+            epoch += 1
+            train_loss = loss_sum / n if tc.reduction == "mean" else loss_sum
+            record = {
+                "epoch": epoch,
+                "loss": train_loss,
+                "accuracy": right / n if ds.task != "regression" else None,
+                "val_loss": val_loss,
+                "val_accuracy": val_acc,
+                "lr": lr,
+                "time": round(time0 + time.perf_counter() - t0, 4),
+            }
+            self.log.write(record)
+            self.history.append(record)
+            if on_epoch is not None:
+                on_epoch(record)
+
+            watched = val_loss if self.x_val else train_loss
+            if self.best is None or watched < self.best["value"] - tc.min_delta:
+                self.best, self.stale = {"epoch": epoch, "value": watched}, 0
+                if tc.patience:
+                    self.best_state = (self.model.state_dict(), self.opt.state_dict(), epoch)
+            else:
+                self.stale += 1
+            if stopped == "interrupted":
+                break
+            if tc.patience and self.stale >= tc.patience:
+                stopped = "early_stopping"
+                reason = (
+                    f"early stopping: {self.monitor} did not improve for {tc.patience} epochs; "
+                    f"model.json holds the best epoch, {self.best['epoch']} "
+                    f"({self.monitor} {self.best['value']:.6g})"
+                )
+                break
+            every = self.config.output.checkpoint_every
+            if every and epoch % every == 0 and epoch < epochs:
+                self.save(epoch)
+
         if stopped == "interrupted":
-            break
-        if tc.patience and stale >= tc.patience:
-            stopped = "early_stopping"
-            reason = (
-                f"early stopping: {monitor} did not improve for {tc.patience} epochs; "
-                f"model.json holds the best epoch, {best['epoch']} ({monitor} {best['value']:.6g})"
-            )
-            break
-        every = config.output.checkpoint_every
-        if every and epoch % every == 0 and epoch < epochs:
-            save(epoch)
-
-    if stopped == "interrupted":
-        reason = f"interrupted after epoch {epoch} of {epochs}"
-    ck = save(epoch)
-    s = summary(stopped, reason, ck, time.perf_counter() - t0)
-    return TrainResult(run_dir=run_dir, stopped=stopped, summary=s, history=history, checkpoint=ck)
+            reason = f"interrupted after epoch {epoch} of {epochs}"
+        ck = self.save(epoch)
+        s = self.summarize(stopped, reason, ck, time.perf_counter() - t0)
+        return TrainResult(
+            run_dir=self.run_dir, stopped=stopped, summary=s, history=self.history, checkpoint=ck
+        )
