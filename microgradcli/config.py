@@ -437,6 +437,14 @@ def _cross_check(cfg: Config) -> list[tuple[tuple, str]]:
                 f"{squash} to the raw outputs itself",
             )
         )
+    if loss == "hinge" and out_act == "sigmoid":
+        problems.append(
+            (
+                ("model", "output_activation"),
+                "must be linear or tanh with train.loss hinge (got 'sigmoid'): the hinge "
+                "loss needs scores on both sides of 0",
+            )
+        )
     return problems
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from microgradcli.config import (
     Config,
@@ -152,6 +154,10 @@ def test_stdin_config_resolves_against_the_current_folder(tmp_path, monkeypatch)
             "train:\n  loss: bce\nmodel:\n  output_activation: sigmoid\n",
             "exp.yaml:4: model.output_activation: must be linear with train.loss bce",
         ),
+        (
+            "model:\n  output_activation: sigmoid\n",
+            "exp.yaml:2: model.output_activation: must be linear or tanh with train.loss hinge",
+        ),
         ("- 1\n- 2\n", "a config must be a mapping of sections"),
         ("seed: 1\nseed: 2\n", "exp.yaml:2: seed: duplicate key (first given on line 1)"),
         ("train:\n  lr: [1, 2\n", "exp.yaml:3:1: invalid YAML"),
@@ -262,3 +268,29 @@ def test_schema_describes_every_field_and_forbids_extras():
     assert missing == []
     assert all(d.get("additionalProperties") is False for d in schema["$defs"].values())
     json.dumps(schema)  # plain JSON
+
+
+@settings(max_examples=25)
+@given(
+    lr=st.floats(1e-6, 10.0),
+    epochs=st.integers(1, 10_000),
+    hidden=st.lists(st.integers(1, 64), max_size=3),
+    batch=st.none() | st.integers(1, 512),
+    act=st.sampled_from(["tanh", "relu", "sigmoid", "linear"]),
+)
+def test_any_valid_override_round_trips_through_the_dump(
+    tmp_path_factory, lr, epochs, hidden, batch, act
+):
+    p = tmp_path_factory.mktemp("rt") / "exp.yaml"
+    p.write_text("data:\n  source: xor\n")
+    sets = [
+        f"train.lr={lr!r}",
+        f"train.epochs={epochs}",
+        f"model.hidden={hidden}",
+        f"train.batch_size={'null' if batch is None else batch}",
+        f"model.activation={act}",
+    ]
+    cfg, _ = load_config(p, sets)
+    assert (cfg.train.lr, cfg.train.epochs, cfg.model.hidden) == (lr, epochs, hidden)
+    assert (cfg.train.batch_size, cfg.model.activation) == (batch, act)
+    assert Config.model_validate(yaml.safe_load(dump_config(cfg))) == cfg
