@@ -330,6 +330,8 @@ def _describe(err: dict, raw: Any) -> str:
     }
     if t in bounds:
         limit = next(iter(ctx.values()))
+        if isinstance(limit, float) and limit.is_integer():
+            limit = int(limit)  # "must be > 0", as a person would write it
         return f"must be {bounds[t]} {limit}{got}"
     kinds = {
         "int_parsing": "a whole number",

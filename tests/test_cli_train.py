@@ -158,7 +158,7 @@ def test_config_from_stdin(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--set", "train.lr=-1"], "error: --set train.lr=-1: train.lr: must be > 0.0 (got -1)"),
+        (["--set", "train.lr=-1"], "error: --set train.lr=-1: train.lr: must be > 0 (got -1)"),
         (["--set", "train.epocs=3"], "did you mean 'epochs'?"),
         (["--set", "nonsense"], "error: malformed --set 'nonsense': expected KEY.PATH=VALUE"),
     ],

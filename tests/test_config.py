@@ -116,16 +116,16 @@ def test_stdin_config_resolves_against_the_current_folder(tmp_path, monkeypatch)
         ),
         ("model:\n  zzz: 1\n", "model.zzz: unknown key; allowed here: activation, hidden, init"),
         ("data:\n  source: csv\n  path: a.csv\n  n_samples: 5\n", "(it belongs to source"),
-        ("train:\n  lr: -1\n", "exp.yaml:2: train.lr: must be > 0.0 (got -1)"),
+        ("train:\n  lr: -1\n", "exp.yaml:2: train.lr: must be > 0 (got -1)"),
         ("train:\n  epochs: 0\n", "train.epochs: must be >= 1 (got 0)"),
         ("train:\n  epochs: many\n", "train.epochs: must be a whole number (got 'many')"),
         ("train:\n  epochs: 2.5\n", "train.epochs: must be a whole number (got 2.5)"),
         ("train:\n  lr: fast\n", "train.lr: must be a number (got 'fast')"),
         ("train:\n  batch_size: 0\n", "train.batch_size: must be >= 1 (got 0)"),
-        ("train:\n  momentum: 1.0\n", "train.momentum: must be < 1.0 (got 1.0)"),
-        ("data:\n  source: moons\n  val_split: 1.0\n", "data.val_split: must be < 1.0 (got 1.0)"),
+        ("train:\n  momentum: 1.0\n", "train.momentum: must be < 1 (got 1.0)"),
+        ("data:\n  source: moons\n  val_split: 1.0\n", "data.val_split: must be < 1 (got 1.0)"),
         ("data:\n  source: moons\n  n_samples: 1\n", "data.n_samples: must be >= 2 (got 1)"),
-        ("data:\n  source: moons\n  noise: -0.1\n", "data.noise: must be >= 0.0 (got -0.1)"),
+        ("data:\n  source: moons\n  noise: -0.1\n", "data.noise: must be >= 0 (got -0.1)"),
         ("data:\n  source: moons\n  normalize: maybe\n", "data.normalize: must be true or false"),
         ("model:\n  hidden: [16, 0]\n", "exp.yaml:2: model.hidden[1]: must be >= 1 (got 0)"),
         ("model:\n  hidden: 16\n", "model.hidden: must be a list, e.g. [16, 16] (got 16)"),
@@ -225,7 +225,7 @@ def test_overrides_apply_and_are_validated(tmp_path):
     p = write(tmp_path, "train:\n  lr: 1.0\n")
     cfg, _ = load_config(p, ["train.lr=0.25", "model.hidden=[3]", "output.checkpoint_every=2"])
     assert (cfg.train.lr, cfg.model.hidden, cfg.output.checkpoint_every) == (0.25, [3], 2)
-    assert error_of(p, ["train.lr=-2"]) == "--set train.lr=-2: train.lr: must be > 0.0 (got -2)"
+    assert error_of(p, ["train.lr=-2"]) == "--set train.lr=-2: train.lr: must be > 0 (got -2)"
     assert error_of(p, ["train.epocs=5"]) == (
         "--set train.epocs=5: train.epocs: unknown key; did you mean 'epochs'?"
     )
