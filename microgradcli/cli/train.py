@@ -134,7 +134,11 @@ def train_command(
     from microgradcli.config import load_config
     from microgradcli.train import train
 
-    cfg, base_dir = load_config(config, set_ or [])
+    try:
+        cfg, base_dir = load_config(config, set_ or [])
+    except KeyboardInterrupt:
+        typer.echo("interrupted before training started; nothing was written", err=True)
+        raise typer.Exit(130) from None
     progress = _Progress(quiet)
     stop = {"asked": False}
 
