@@ -387,10 +387,13 @@ class _Run:
             p.grad = 0.0
         losses = []
         right = 0
+        loss_name, model = tc.loss, self.model
         for x, t in zip(xs, ts, strict=True):
-            outs = self.model(x)
-            losses.append(sample_loss(tc.loss, outs, t))
-            if task != "regression":
+            outs = model(x)
+            losses.append(sample_loss(loss_name, outs, t))
+            if task == "binary":
+                right += (outs[0].data > threshold) == (t == 1.0)
+            elif task == "multiclass":
                 right += _correct([o.data for o in outs], t, task, threshold)
         data_loss = total(losses, tc.reduction)
         obj = data_loss + l2_penalty(params, tc.l2) if tc.l2 else data_loss
