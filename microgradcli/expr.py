@@ -111,7 +111,8 @@ class ExpressionError(InputError):
 
 def _point_at(what: str, text: str, column: int) -> str:
     """`what at column N: <expression>` and a caret line under that column."""
-    shown = re.sub(r"\s", " ", text)  # tabs and newlines would misplace the caret
+    # tabs, newlines and control characters would misplace the caret or hide
+    shown = "".join(c if c.isprintable() else ("?" if not c.isspace() else " ") for c in text)
     start = 0
     if len(shown) > 60:  # a window around the column keeps both lines short
         start = max(0, min(column - 1 - 30, len(shown) - 60))

@@ -7,6 +7,7 @@ import sys
 
 import typer
 from typer._click.exceptions import UsageError  # Typer >= 0.29 carries its own Click
+from typer._coercion import RuntimeParam, build_runtime_param
 from typer.core import TyperGroup
 from typer.exceptions import Abort
 
@@ -20,8 +21,44 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+class _PlainValue(RuntimeParam):
+    """str, list[str] and bool values taken as they are; anything else as Typer would."""
+
+    def _coerce_value(self, value, param, ctx):
+        kind = self.annotation
+        if (kind is bool and isinstance(value, bool)) or (kind is str and isinstance(value, str)):
+            return value
+        if kind == list[str] and isinstance(value, (list, tuple)):
+            if all(isinstance(v, str) for v in value):
+                return list(value)
+        return build_runtime_param(param.type_descriptor)._coerce_value(value, param, ctx)
+
+
+def light_params(params: list) -> list:
+    """Let text and flag parameters skip Typer's pydantic coercion (cheap start-up).
+
+    Typer 0.29 builds a pydantic TypeAdapter for each parameter it coerces, even an
+    absent --help flag, so every run would import pydantic (~60 ms) just to pass
+    strings and booleans through. Use from a command's get_params().
+    """
+    for param in params:
+        descriptor = getattr(param, "type_descriptor", None)
+        if getattr(param, "_runtime_param", False) is None and descriptor.annotation in (
+            str,
+            bool,
+            list[str],
+        ):
+            param._runtime_param = _PlainValue(
+                parameter_info=descriptor.parameter_info, annotation=descriptor.annotation
+            )
+    return params
+
+
 class MgGroup(TyperGroup):
     """Turns every failure into `error: ...` on stderr and the exit code SPEC gives."""
+
+    def get_params(self, ctx):
+        return light_params(super().get_params(ctx))
 
     def make_context(self, info_name, args, parent=None, **extra):
         try:
