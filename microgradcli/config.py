@@ -31,6 +31,7 @@ __all__ = [
 
 SOURCES = ("inline", "csv", "moons", "circles", "xor", "blobs", "spiral")
 GENERATORS = ("moons", "circles", "xor", "blobs", "spiral")
+MAX_ERRORS = 5  # validation errors reported at once; the rest are counted
 
 
 class _Section(BaseModel):
@@ -423,7 +424,10 @@ def _validation_error(e: ValidationError, raw: Any, where: _Where) -> InputError
                 err["input"] = (err.get("ctx") or {}).get("tag")
         found.append((where.line(path), f"{where(path)}: {_dotted(path)}: {_describe(err, raw)}"))
     found.sort(key=lambda item: item[0])  # in file order
-    return InputError("\nerror: ".join(text for _, text in found))
+    lines = [text for _, text in found[:MAX_ERRORS]]
+    if len(found) > MAX_ERRORS:
+        lines.append(f"... and {len(found) - MAX_ERRORS} more problems in {where.name}")
+    return InputError("\nerror: ".join(lines))
 
 
 def _cross_check(cfg: Config) -> list[tuple[tuple, str]]:

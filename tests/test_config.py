@@ -177,6 +177,13 @@ def test_several_errors_each_get_a_line_in_file_order(tmp_path):
     assert "exp.yaml:4: seed" in lines[2]
 
 
+def test_many_errors_are_capped(tmp_path):
+    text = "".join(f"k{i}: 1\n" for i in range(8))
+    lines = error_of(write(tmp_path, text)).split("\nerror: ")
+    assert len(lines) == 6
+    assert lines[-1].endswith("... and 3 more problems in " + str(tmp_path / "exp.yaml"))
+
+
 def test_missing_and_unreadable_files(tmp_path):
     assert "no such config file" in error_of(tmp_path / "nope.yaml")
     assert "is a folder" in error_of(tmp_path)
