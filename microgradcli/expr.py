@@ -81,6 +81,19 @@ _FORBIDDEN = {
     "\\": "backslashes are not allowed",
     "!": "'!' is not allowed",
 }
+# Characters pasted from typeset notes, and what to type instead.
+_LOOKALIKES = {
+    "\u2212": "-",  # minus sign
+    "\u2013": "-",  # en dash
+    "\u00d7": "*",  # multiplication sign
+    "\u00b7": "*",  # middle dot
+    "\u22c5": "*",  # dot operator
+    "\u2219": "*",  # bullet operator
+    "\u00f7": "/",
+    "\u00b2": "**2",
+    "\u00b3": "**3",
+    "\u03c0": "pi",
+}
 _KEYWORD_MESSAGES = {
     "lambda": "lambdas are not allowed",
     "for": "comprehensions and loops ('for') are not allowed",
@@ -113,17 +126,15 @@ def _point_at(what: str, text: str, column: int) -> str:
     """`what at column N: <expression>` and a caret line under that column."""
     # tabs, newlines and control characters would misplace the caret or hide
     shown = "".join(c if c.isprintable() else ("?" if not c.isspace() else " ") for c in text)
-    start = 0
+    begin = 0  # where the shown part starts in `text`
     if len(shown) > 60:  # a window around the column keeps both lines short
-        start = max(0, min(column - 1 - 30, len(shown) - 60))
-        shown = shown[start : start + 60]
-        if start > 0:
-            shown = "..." + shown
-            start -= 3
-        if start + 3 + 60 < len(text):
-            shown += "..."
+        begin = max(0, min(column - 1 - 30, len(shown) - 60))
+        prefix = "..." if begin > 0 else ""
+        suffix = "..." if begin + 60 < len(shown) else ""
+        shown = prefix + shown[begin : begin + 60] + suffix
+        begin -= len(prefix)
     head = f"{what} at column {column}: "
-    pad = len("error: ") + len(head) + (column - 1 - start)
+    pad = len("error: ") + len(head) + (column - 1 - begin)
     return f"{head}{shown}\n{' ' * pad}^"
 
 
@@ -180,7 +191,12 @@ def _tokenize(text: str) -> Iterator[tuple[str, object, int]]:
         if c in _FORBIDDEN:
             raise ExpressionError(_FORBIDDEN[c], text, col)
         shown = repr(c) if c.isprintable() else f"U+{ord(c):04X}"
-        hint = " (names use the letters a-z, A-Z, digits and _)" if c.isalnum() else ""
+        if c in _LOOKALIKES:
+            hint = f" (write {_LOOKALIKES[c]!r} instead)"
+        elif c.isalnum():
+            hint = " (names use the letters a-z, A-Z, digits and _)"
+        else:
+            hint = ""
         raise ExpressionError(f"unexpected character {shown}{hint}", text, col)
     yield ("end", None, n + 1)
 
@@ -291,8 +307,6 @@ def _describe(kind: str, value) -> str:
         return "the end"
     if kind == "num":
         return f"the number {_num_text(value)}"
-    if kind == "name":
-        return f"'{value}'"
     return f"'{value}'"
 
 
