@@ -67,7 +67,13 @@ def grad(
 
     Gradients come from one backward pass through the scalar engine; --check compares them with central finite differences.
 
-    Example: mg grad "tanh(w1*x1 + w2*x2 + b)" --at x1=2,x2=0,w1=-3,w2=1,b=6.8813735870195432
+    Examples:
+
+      mg grad "3*x**2 - 4*x + 5" --at x=3
+
+      mg grad "tanh(x*w + b)" --at x=2,w=-3,b=6.88 --steps
+
+      printf 'x=0\\nx=1\\n' | mg grad "x**3" --at - --json
     """
     from microgradcli.expr import parse_expression
 
@@ -87,6 +93,8 @@ def grad(
             _warn_unused(expression, fixed, warned, "")
             _output(_evaluate(expression, fixed, check, steps), json_out, steps, batch=False)
             return
+        if sys.stdin.isatty():
+            warn("reading one set of values per line, such as x=1,y=2; end with Ctrl-D")
         for lineno, line in _stdin_lines():
             where = f"stdin line {lineno}"
             point = dict(fixed)
@@ -101,9 +109,8 @@ def grad(
             try:
                 result = _evaluate(expression, point, check, steps)
             except MgError as e:
-                raise type(e)(
-                    f"{where} ({_assignments(result_at(expression, point))}): {e}"
-                ) from None
+                kind = MathDomainError if isinstance(e, MathDomainError) else InputError
+                raise kind(f"{where} ({_assignments(result_at(expression, point))}): {e}") from None
             _output(result, json_out, steps, batch=True)
     except BrokenPipeError:  # `mg grad ... --at - | head -1`: the reader left; stop quietly
         _silence_stdout()
