@@ -1,0 +1,172 @@
+"""`mg draw`: the computation graph of an expression or a trained model, as a picture."""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from pathlib import Path
+
+import typer
+
+from microgradcli.cli._app import app
+from microgradcli.cli.grad import _GradCommand, _merge, _parse_assignments, _warn_unused
+from microgradcli.errors import InputError
+
+_FORMATS = ("svg", "dot", "png")
+_SUFFIXES = {".svg": "svg", ".png": "png", ".dot": "dot", ".gv": "dot"}
+
+
+@app.command(cls=_GradCommand, context_settings={"ignore_unknown_options": True})
+def draw(
+    expr: str = typer.Argument(
+        None,
+        metavar="EXPR",
+        help="The expression to draw, e.g. 'x*y + x' (quote it); '-' reads it from stdin.",
+    ),
+    at: list[str] = typer.Option(
+        None,
+        "--at",
+        metavar="NAME=VALUE,...",
+        help="Values of the variables (x=2,y=3); repeatable.",
+    ),
+    model: str = typer.Option(
+        None,
+        "--model",
+        metavar="MODEL.json",
+        help="Draw a trained model's graph for one input instead ('-' reads it from stdin).",
+    ),
+    input_: str = typer.Option(
+        None,
+        "--input",
+        metavar="X1,X2,...",
+        help="With --model: the input row, comma-separated raw numbers (e.g. 2,3,-1).",
+    ),
+    fmt: str = typer.Option(
+        None,
+        "--format",
+        "-f",
+        metavar="svg|dot|png",
+        help="Output format; default: from the -o extension, else svg.",
+    ),
+    output: str = typer.Option(
+        None, "--output", "-o", metavar="PATH", help="Write here ('-' or none: stdout)."
+    ),
+    max_nodes: int = typer.Option(
+        2000, "--max-nodes", min=1, help="Refuse graphs with more values than this."
+    ),
+) -> None:
+    """Draw a computation graph: a box per value (name | data | grad after
+    backward) and a small node per operation, left to right.
+
+    SVG and PNG use Graphviz's dot when it is installed, else a built-in
+    layout (no system package needed); --format dot writes Graphviz text.
+    With --model, the network is drawn node by node for one input, its
+    parameters named like L1.N3.w2.
+
+    Example: mg draw "x*y + x" --at x=2,y=3 -o graph.svg
+    """
+    from microgradcli import draw as drawing
+
+    fmt = _choose_format(fmt, output)
+    to_stdout = output is None or output == "-"
+    if fmt == "png" and to_stdout and sys.stdout.isatty():
+        raise InputError("PNG is binary and stdout is a terminal; write it to a file with -o g.png")
+    if model is not None:
+        if expr is not None:
+            raise InputError("give either an EXPR or --model, not both")
+        if at:
+            raise InputError("--at sets expression variables; with --model give --input instead")
+        if input_ is None:
+            raise InputError("--model needs --input with one input row, e.g. --input 2,3,-1")
+        roots, title = _model_graph(model, input_)
+    else:
+        if input_ is not None:
+            raise InputError("--input goes with --model; for an expression use --at x=...")
+        if expr is None:
+            raise InputError(
+                'nothing to draw: give an EXPR (mg draw "x*y + x" --at x=2,y=3) '
+                "or a model (mg draw --model model.json --input 2,3,-1)"
+            )
+        roots, title = _expression_graph(expr, at or [])
+    data = drawing.render(roots, fmt, title=title, max_nodes=max_nodes)
+    if to_stdout:
+        try:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+        except BrokenPipeError:  # `mg draw ... | head`: the reader left; stop quietly
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+    else:
+        from microgradcli.fileio import write_atomic
+
+        try:
+            write_atomic(output, data)
+        except OSError as e:
+            raise InputError(f"cannot write {output}: {e.strerror or e}") from None
+
+
+def _choose_format(fmt: str | None, output: str | None) -> str:
+    if fmt is not None:
+        f = fmt.strip().lower()
+        if f not in _FORMATS:
+            raise InputError(f"unknown format {fmt!r} for --format; use svg, dot or png")
+        return f
+    if output and output != "-":
+        return _SUFFIXES.get(Path(output).suffix.lower(), "svg")
+    return "svg"
+
+
+def _expression_graph(text: str, at: list[str]):
+    from microgradcli.expr import parse_expression
+
+    if "-" in at:
+        raise InputError("mg draw draws one graph: --at - (one set per line) is for mg grad")
+    if text == "-":
+        try:
+            text = sys.stdin.read().strip()
+        except UnicodeDecodeError:
+            raise InputError("stdin is not UTF-8 text") from None
+        if not text:
+            raise InputError("EXPR is '-' but stdin holds no expression")
+    expression = parse_expression(text)
+    point: dict[str, float] = {}
+    for item in at:
+        _merge(point, _parse_assignments(item, f"--at {item!r}"), "--at")
+    _warn_unused(expression, point, set(), "")
+    root, _ = expression.build(point)
+    root.backward()
+    title = [text]
+    if expression.variables:
+        shown = ", ".join(f"{name}={point[name]:.10g}" for name in expression.variables)
+        title.append(f"at {shown}; grad = d(output)/d(node)")
+    return root, title
+
+
+def _model_graph(path: str, raw: str):
+    from microgradcli.checkpoint import checkpoint_from_dict, load_checkpoint
+    from microgradcli.draw import model_graph
+
+    row = []
+    for i, item in enumerate(raw.split(","), 1):
+        try:
+            value = float(item)
+        except ValueError:
+            raise InputError(
+                f"--input {raw!r}: value {i} ({item.strip()!r}) is not a number; "
+                "expected comma-separated numbers, e.g. --input 2,3,-1"
+            ) from None
+        if not math.isfinite(value):
+            raise InputError(f"--input {raw!r}: value {i} must be a finite number")
+        row.append(value)
+    if path == "-":
+        import json
+
+        try:
+            data = json.loads(sys.stdin.read())
+        except (ValueError, UnicodeDecodeError) as e:
+            raise InputError(f"stdin: the model is not valid JSON ({e})") from None
+        ckpt = checkpoint_from_dict(data, "stdin")
+    else:
+        ckpt = load_checkpoint(path)
+    return model_graph(ckpt, row, "stdin" if path == "-" else path)
