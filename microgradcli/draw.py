@@ -195,7 +195,9 @@ def to_dot(
     lines.append("digraph mg {")
     graph = f'rankdir=LR, bgcolor="white", fontname="{font}", fontsize=12'
     if title:
-        graph += f", labelloc=t, labeljust=l, label={_dot_string(chr(10).join(title))}"
+        # each line ends in \l so every line is left-aligned, not only the block
+        label = "".join(_dot_string(t)[1:-1] + "\\l" for t in title)
+        graph += f', labelloc=t, labeljust=l, label="{label}"'
     lines.append(f"  graph [{graph}];")
     lines.append(
         f'  node [fontname="{font}", fontsize=11, color="{_STROKE}", style=filled, penwidth=1];'
