@@ -108,7 +108,7 @@ def test_dot_structure_labels_data_and_grad():
     assert sorted(dot_edges(text)) == sorted(
         [("op2", "v2"), ("op3", "v3"), ("v0", "op2"), ("v1", "op2"), ("v2", "op3"), ("v0", "op3")]
     )
-    assert "rankdir=LR" in text and 'label="x*y + x"' in text
+    assert "rankdir=LR" in text and 'label="x*y + x\\l"' in text
 
 
 def test_dot_of_the_lecture_neuron():
