@@ -14,6 +14,7 @@ import random
 import resource
 import sys
 import time
+from contextlib import nullcontext
 
 HIDDEN = [16, 16, 1]
 ALPHA = 1e-4  # L2 strength of micrograd's demo
@@ -101,8 +102,15 @@ def torch_tensors(steps: str = "100") -> dict:
 # -- the identical graph, node for node ------------------------------------------------------
 
 
-def _identical_graph(Value, steps: int, collect_outside: bool) -> dict:
-    """micrograd's moons step written out with + * relu only: the same nodes for both engines."""
+def _identical_graph(
+    Value, steps: int, collect_outside: bool, const=None, zero=0.0, no_grad=nullcontext
+) -> dict:
+    """micrograd's moons step written out with + * relu only: the same nodes for every engine.
+
+    `const` wraps an input number (default: Value), `zero` is what a cleared gradient is,
+    `no_grad` the context for the update (PyTorch needs one).
+    """
+    const = const or Value
     rng = random.Random(1)
     xs, ys = moons()
     sizes = [2, *HIDDEN]
@@ -129,17 +137,18 @@ def _identical_graph(Value, steps: int, collect_outside: bool) -> dict:
             gc.collect()
             gc.disable()
         t0 = time.perf_counter()
-        inputs = [[Value(v) for v in row] for row in xs]
+        inputs = [[const(v) for v in row] for row in xs]
         scores = [forward(x) for x in inputs]
         losses = [(1 + -yi * s).relu() for yi, s in zip(ys, scores, strict=True)]
         loss = sum(losses) * (1.0 / len(losses)) + ALPHA * sum(p * p for p in params)
         for p in params:
-            p.grad = 0.0
+            p.grad = zero
         loss.backward()
-        for p in params:
-            p.data -= 0.1 * p.grad
+        with no_grad():
+            for p in params:
+                p.data -= 0.1 * p.grad
         times.append(time.perf_counter() - t0)
-        if not nodes:
+        if not nodes and hasattr(loss, "_prev"):
             nodes = _count(loss)
         del inputs, scores, losses, loss
         if collect_outside:
@@ -190,39 +199,12 @@ def value_torch_scalars(steps: str = "1") -> dict:
     def Value(v):
         return torch.tensor(float(v), dtype=torch.float64, requires_grad=True)
 
-    rng = random.Random(1)
-    xs, ys = moons()
-    sizes = [2, *HIDDEN]
-    W = [
-        [[Value(rng.uniform(-1, 1)) for _ in range(sizes[i])] for _ in range(sizes[i + 1])]
-        for i in range(3)
-    ]
-    B = [[Value(0.0) for _ in range(sizes[i + 1])] for i in range(3)]
-    params = [p for layer in W for n in layer for p in n] + [b for layer in B for b in layer]
-    times = []
-    for _ in range(int(steps)):
-        t0 = time.perf_counter()
-        scores = []
-        for row in xs:
-            x = [torch.tensor(v, dtype=torch.float64) for v in row]
-            for li in range(3):
-                out = []
-                for w, b in zip(W[li], B[li], strict=True):
-                    act = sum((wi * xi for wi, xi in zip(w, x, strict=True)), b)
-                    out.append(act.relu() if li < 2 else act)
-                x = out
-            scores.append(x[0])
-        losses = [(1 + -yi * s).relu() for yi, s in zip(ys, scores, strict=True)]
-        loss = sum(losses) * (1.0 / len(losses)) + ALPHA * sum(p * p for p in params)
-        for p in params:
-            p.grad = None
-        loss.backward()
-        with torch.no_grad():
-            for p in params:
-                p -= 0.1 * p.grad
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    return {"seconds": times[len(times) // 2]}
+    def const(v):
+        return torch.tensor(float(v), dtype=torch.float64)
+
+    return _identical_graph(
+        Value, int(steps), collect_outside=False, const=const, zero=None, no_grad=torch.no_grad
+    )
 
 
 # -- a deep chain --------------------------------------------------------------------------
