@@ -32,12 +32,30 @@ __all__ = [
 SOURCES = ("inline", "csv", "moons", "circles", "xor", "blobs", "spiral")
 GENERATORS = ("moons", "circles", "xor", "blobs", "spiral")
 MAX_ERRORS = 5  # validation errors reported at once; the rest are counted
+_NUMBERS = (  # numeric keys of every section, where true/false must not pass as 1/0
+    *("seed", "val_split", "n_samples", "noise", "factor", "classes", "x", "hidden"),
+    *("epochs", "lr", "momentum", "beta2", "eps", "lr_end", "step_size", "gamma"),
+    *("batch_size", "l2", "patience", "min_delta", "checkpoint_every"),
+)
 
 
 class _Section(BaseModel):
     """Shared by every section: unknown keys are errors, so a typo never passes silently."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @field_validator(*_NUMBERS, mode="before", check_fields=False)
+    @classmethod
+    def _no_bool_numbers(cls, v: Any) -> Any:
+        # pydantic would take true as 1: `epochs: true` must not quietly train one epoch
+        items = (
+            [x for row in v for x in (row if isinstance(row, list) else [row])]
+            if isinstance(v, list)
+            else [v]
+        )
+        if any(isinstance(x, bool) for x in items):
+            raise ValueError(f"must be a number, not true or false (got {_show(v)})")
+        return v
 
 
 # -- data -----------------------------------------------------------------------------
@@ -250,7 +268,7 @@ class OutputConfig(_Section):
 class Config(_Section):
     """An mg experiment: data, model, training and output."""
 
-    model_config = ConfigDict(extra="forbid", title="mg experiment config")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, title="mg experiment config")
 
     name: str = Field(
         "experiment",

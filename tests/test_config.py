@@ -162,6 +162,14 @@ def test_stdin_config_resolves_against_the_current_folder(tmp_path, monkeypatch)
         ("seed: 1\nseed: 2\n", "exp.yaml:2: seed: duplicate key (first given on line 1)"),
         ("train:\n  lr: [1, 2\n", "exp.yaml:3:1: invalid YAML"),
         ("train:\n\tlr: 1\n", "exp.yaml:2:1: invalid YAML"),
+        ("train:\n  lr: .inf\n", "exp.yaml:2: train.lr: must be a finite number (got Infinity)"),
+        ("train:\n  l2: .nan\n", "train.l2: must be a finite number (got NaN)"),
+        ("train:\n  epochs: true\n", "train.epochs: must be a number, not true or false"),
+        ("model:\n  hidden: [4, yes]\n", "model.hidden: must be a number, not true or false"),
+        (
+            "data:\n  source: inline\n  x: [[1, .inf]]\n  y: [1]\n",
+            "data.x[0][1]: must be a finite number",
+        ),
     ],
 )
 def test_validation_errors_name_file_line_key_value_and_rule(tmp_path, text, expected):
