@@ -144,7 +144,10 @@ class LossData:
 
 
 def read_log(path: str | Path) -> list[dict[str, Any]]:
-    """The records of a log.jsonl (or of RUN_DIR/log.jsonl), each line checked."""
+    """The records of a log.jsonl (or of RUN_DIR/log.jsonl, or of stdin: '-'), each line checked."""
+    if str(path) == "-":
+        path, text = "<stdin>", sys.stdin.read()
+        return _log_records(path, text)
     path = Path(path)
     if path.is_dir():
         path = path / "log.jsonl"
@@ -154,6 +157,10 @@ def read_log(path: str | Path) -> list[dict[str, Any]]:
         raise InputError(f"{path}: no such log file; give a run folder or its log.jsonl") from None
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: cannot read the log ({e})") from None
+    return _log_records(path, text)
+
+
+def _log_records(path: str | Path, text: str) -> list[dict[str, Any]]:
     records = []
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import random
@@ -130,6 +131,14 @@ def test_bad_logs(tmp_path, text, message):
     with pytest.raises(InputError) as e:
         plot.loss_data(tmp_path / "log.jsonl")
     assert message in str(e.value)
+
+
+def test_log_from_stdin(monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO('{"epoch": 1, "loss": 3}\n{"epoch": 2, "lo'))
+    with pytest.raises(InputError, match="<stdin>:2:"):
+        plot.loss_data("-")
+    monkeypatch.setattr("sys.stdin", io.StringIO('{"epoch": 1, "loss": 3}\n'))
+    assert plot.loss_data("-").loss.tolist() == [3.0]
 
 
 def test_missing_log(tmp_path):
