@@ -282,3 +282,25 @@ def test_json_pipe_carries_only_json_lines(tmp_path):
     recs = json_lines(stdout)
     assert len(recs) == 20 and recs[-1]["epoch"] == 20
     assert "binary: completed after 20 epochs" in stderr
+
+
+def test_a_reader_that_leaves_stops_the_run_with_a_checkpoint(tmp_path):
+    """`mg train --json | head -1`: training stops as on Ctrl-C and the run folder is whole."""
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "microgradcli", "train", str(ROOT / "configs/moons.yaml")]
+        + ["--set", "data.n_samples=20", "--set", "train.epochs=5000", "--out", str(out)]
+        + ["--json", "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "CI": "1"},
+    )
+    first = json.loads(proc.stdout.readline())
+    proc.stdout.close()  # the reader leaves
+    _, err = proc.communicate(timeout=60)
+    assert first["epoch"] == 1
+    assert proc.returncode == 130, err
+    assert b"Traceback" not in err
+    logged = (out / "log.jsonl").read_text().splitlines()
+    assert 1 <= len(logged) < 5000
+    assert load_checkpoint(out / "model.json").epoch == len(logged)

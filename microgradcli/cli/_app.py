@@ -77,8 +77,10 @@ class MgGroup(TyperGroup):
             raise _fail(str(e), e.exit_code) from None
         except (typer.Exit, Abort, KeyboardInterrupt):
             raise
-        except BrokenPipeError:
-            raise
+        except BrokenPipeError:  # `mg ... | head -1`: the reader left; stop quietly
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # so the exit-time flush can't fail again
+            raise typer.Exit(0) from None
         except Exception as e:  # a bug: say so, and how to see it
             if os.environ.get("MG_DEBUG") == "1":
                 raise

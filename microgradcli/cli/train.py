@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 
@@ -147,9 +148,16 @@ def train_command(
         stop["asked"] = True
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
+    piping = {"json": json_out}
+
     def on_epoch(rec: dict) -> None:
-        if json_out:
-            emit_json(rec)
+        if piping["json"]:
+            try:
+                emit_json(rec)
+            except BrokenPipeError:  # `--json | head`: the reader left; stop as on Ctrl-C
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                piping["json"] = False
+                stop["asked"] = True
         progress.update(rec)
 
     previous = signal.signal(signal.SIGINT, on_sigint)

@@ -1,0 +1,125 @@
+"""The app's one error boundary and the rules every command follows (SPEC section 2)."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import threading
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from microgradcli import __version__
+from microgradcli.checkpoint import Checkpoint
+from microgradcli.cli import app
+from microgradcli.cli._app import MgGroup
+from microgradcli.errors import InputError, JobFailed
+from microgradcli.nn import MLP
+
+runner = CliRunner()
+
+
+def test_version_and_help():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.stdout == f"mg {__version__}\n"
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("grad", "draw", "train", "config", "schema", "predict", "eval", "plot"):
+        assert command in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["frobnicate"], "error: No such command 'frobnicate'"),
+        (["--bogus"], "error: No such option: --bogus (see 'mg --help')"),
+        (["grad", "x", "--at", "x=1", "--jsn"], "error: No such option: --jsn"),
+        (["train"], "error: Missing argument"),
+    ],
+)
+def test_usage_errors_are_one_error_line_and_exit_2(args, message):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert result.stderr.startswith(message), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def _app_raising(exc: BaseException) -> typer.Typer:
+    one = typer.Typer(cls=MgGroup)
+
+    @one.command()
+    def boom() -> None:
+        raise exc
+
+    @one.command()
+    def other() -> None:  # two commands, so `boom` is a subcommand as in mg
+        pass
+
+    return one
+
+
+@pytest.mark.parametrize(
+    "exc,code,start",
+    [
+        (InputError("bad.yaml: train.lr: must be > 0"), 2, "error: bad.yaml: train.lr"),
+        (JobFailed("training diverged at epoch 3; lower train.lr"), 1, "error: training"),
+        (RuntimeError("oops"), 1, "error: internal error (RuntimeError: oops); this is a bug"),
+    ],
+)
+def test_exceptions_become_error_lines_with_their_exit_codes(exc, code, start, monkeypatch):
+    monkeypatch.delenv("MG_DEBUG", raising=False)
+    result = runner.invoke(_app_raising(exc), ["boom"])
+    assert result.exit_code == code
+    assert result.stderr.startswith(start) and result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_mg_debug_shows_the_traceback(monkeypatch):
+    monkeypatch.setenv("MG_DEBUG", "1")
+    result = runner.invoke(_app_raising(RuntimeError("oops")), ["boom"])
+    assert isinstance(result.exception, RuntimeError)
+
+
+def test_python_dash_m_works_like_mg():
+    out = subprocess.run(
+        [sys.executable, "-m", "microgradcli", "grad", "3*x**2-4*x+5", "--at", "x=3", "--json"],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0
+    assert '"value": 20.0' in out.stdout and '"x": 14.0' in out.stdout
+
+
+def test_a_reader_that_leaves_ends_a_command_quietly(tmp_path):
+    """`mg predict ... | head -1`: no traceback and no failure when the reader goes."""
+    model = tmp_path / "model.json"
+    Checkpoint(model=MLP(2, [4, 1], rng=random.Random(0)), task="binary", classes=[-1, 1]).save(
+        model
+    )
+    rows = "".join(f"{i},{-i}\n" for i in range(20000)).encode()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "microgradcli", "predict", str(model), "-", "--json"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "CI": "1"},
+    )
+
+    def feed() -> None:
+        try:
+            proc.stdin.write(rows)
+            proc.stdin.close()
+        except BrokenPipeError:  # mg stopped reading once its reader left
+            pass
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    assert proc.stdout.readline().startswith(b'{"input": [0.0, 0.0]')
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert err == b""
