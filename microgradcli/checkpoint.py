@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,18 +131,17 @@ def checkpoint_from_dict(data: Any, where: str = "model.json") -> Checkpoint:
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
-    """Read model.json; missing, unreadable, corrupt or wrong-version files are InputErrors."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such model file; train one with `mg train CONFIG`") from None
-    except IsADirectoryError:
-        raise InputError(
-            f"{path}: is a folder; give the model file, e.g. {path}/model.json"
-        ) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: cannot read the model file ({e})") from None
+    """Read model.json ('-': stdin); missing, unreadable, corrupt or wrong-version files are
+    InputErrors."""
+    if str(path) == "-":
+        try:
+            text, path = sys.stdin.read(), Path("<stdin>")
+        except UnicodeDecodeError as e:
+            raise InputError(f"stdin: cannot read the model ({e})") from None
+        if not text.strip():
+            raise InputError("stdin: no model; pipe a model.json into mg, or give its path")
+    else:
+        text = _read_checkpoint_file(Path(path))
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
@@ -150,3 +150,16 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
             "is it truncated or not a checkpoint?"
         ) from None
     return checkpoint_from_dict(data, str(path))
+
+
+def _read_checkpoint_file(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such model file; train one with `mg train CONFIG`") from None
+    except IsADirectoryError:
+        raise InputError(
+            f"{path}: is a folder; give the model file, e.g. {path}/model.json"
+        ) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: cannot read the model file ({e})") from None

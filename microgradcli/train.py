@@ -253,6 +253,10 @@ def train(
     """
     ckpt_in: Checkpoint | None = None
     if resume is not None:
+        if str(resume) == "-":
+            raise InputError(
+                "--resume continues a run in its folder; give the path of its model.json"
+            )
         resume = Path(resume)
         ckpt_in = load_checkpoint(resume)
         _check_resumable(config, ckpt_in, resume)

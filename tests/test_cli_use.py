@@ -106,6 +106,23 @@ def test_predict_errors(models, rows, model, message):
     assert len(lines) == 1 and message in lines[0]
 
 
+def test_model_from_stdin(models, tmp_path):
+    (tmp_path / "in.csv").write_text("0.5,-0.2\n")
+    model_json = (models["dir"] / "binary.json").read_text()
+    r = mg("predict", "-", str(tmp_path / "in.csv"), "--json", input=model_json)
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["output"] == models["binary"].predict([0.5, -0.2])["output"]
+    (tmp_path / "pts.csv").write_text("0.5,-0.2,1\n1,2,-1\n")
+    out = tmp_path / "b.svg"
+    r = mg(
+        "plot", "boundary", "-", "-o", str(out), "-d", str(tmp_path / "pts.csv"), input=model_json
+    )
+    assert r.exit_code == 0 and out.exists(), r.output
+    assert "both come from stdin" in one_error_line(mg("predict", "-", "-", input=model_json))
+    assert "both come from stdin" in one_error_line(mg("eval", "-", "-d", "-", input=model_json))
+    assert "stdin: no model" in one_error_line(mg("eval", "-", "-d", "x.csv", input=""))
+
+
 def test_predict_missing_input(models, tmp_path):
     line = one_error_line(mg("predict", path(models, "binary.json"), str(tmp_path / "no.csv")))
     assert "no.csv: no such input file" in line

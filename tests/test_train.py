@@ -157,6 +157,8 @@ def test_resume_errors(tmp_path):
         run(tmp_path, "moons", [*SMALL, "train.epochs=4"], out="elsewhere", resume=ck)
     with pytest.raises(InputError, match="no such model file"):
         run(tmp_path, "moons", [*SMALL, "train.epochs=4"], out=None, resume=tmp_path / "x.json")
+    with pytest.raises(InputError, match="give the path of its model.json"):
+        run(tmp_path, "moons", [*SMALL, "train.epochs=4"], out=None, resume="-")  # not stdin
 
 
 def test_interrupt_mid_epoch_rolls_back_and_resumes_exactly(tmp_path):

@@ -47,8 +47,13 @@ def predict(
     Example: echo '[0.5, -0.2]' | mg predict runs/moons/model.json - --json
     """
     from microgradcli.checkpoint import load_checkpoint
+    from microgradcli.errors import InputError
     from microgradcli.predict import feature_names, predict_rows, read_rows
 
+    if model == "-" and input == "-":
+        raise InputError(
+            "the model and the input cannot both come from stdin ('-'); give one a file"
+        )
     ckpt = load_checkpoint(model)
     names = feature_names(ckpt)
     rows = read_rows(input, ckpt.nin, names)
@@ -127,6 +132,8 @@ def eval_command(
 
     if split not in ("all", "train", "val"):
         raise InputError(f"--split {split!r}: use all, train or val")
+    if model == "-" and data == "-":
+        raise InputError("the model and --data cannot both come from stdin ('-'); give one a file")
     ckpt = load_checkpoint(model)
     dataset = read_dataset(data, ckpt, split)
     result = {"model": model, **evaluate(ckpt, dataset)}
