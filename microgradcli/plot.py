@@ -488,9 +488,10 @@ def parse_range(text: str) -> tuple[float, float]:
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise InputError(f"range {text!r}: A and B must be finite numbers")
     if not lo < hi:
-        raise InputError(
-            f"range {text!r} is empty: A must be less than B, e.g. --range {min(lo, hi):g}:{max(lo, hi):g}"
-        )
+        example = f"{min(lo, hi):g}:{max(lo, hi):g}" if lo != hi else f"{lo - 1:g}:{hi + 1:g}"
+        raise InputError(f"range {text!r} is empty: A must be less than B, e.g. --range {example}")
+    if not math.isfinite(hi - lo):
+        raise InputError(f"range {text!r} is too wide: B - A must be a finite number")
     return lo, hi
 
 

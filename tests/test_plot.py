@@ -300,7 +300,8 @@ def test_function_errors(expr, message):
     ("text", "message"),
     [
         ("5:-5", "range '5:-5' is empty: A must be less than B, e.g. --range -5:5"),
-        ("1:1", "is empty"),
+        ("1:1", "range '1:1' is empty: A must be less than B, e.g. --range 0:2"),
+        ("-1e308:1e308", "too wide"),
         ("a:b", "A and B must be numbers"),
         ("5", "give it as A:B"),
         ("1:2:3", "give it as A:B"),
