@@ -369,10 +369,19 @@ def standardize(rows: list[list[float]]) -> dict[str, list[float]]:
     """Per-feature mean and (population) standard deviation; a constant feature gets 1."""
     n = len(rows)
     cols = list(zip(*rows, strict=True))
-    mean = [math.fsum(c) / n for c in cols]
-    std = []
-    for c, m in zip(cols, mean, strict=True):
-        s = math.sqrt(math.fsum((v - m) ** 2 for v in c) / n)
+    mean, std = [], []
+    for j, c in enumerate(cols, 1):
+        try:
+            m = math.fsum(c) / n
+            s = math.sqrt(math.fsum((v - m) ** 2 for v in c) / n)
+        except OverflowError:
+            s = math.inf
+        if not math.isfinite(s):
+            raise InputError(
+                f"data.normalize: feature {j} is too large to standardize (up to "
+                f"{max(c, key=abs):g}); rescale it, or set data.normalize: false"
+            )
+        mean.append(m)
         std.append(s if s > 0.0 else 1.0)
     return {"mean": mean, "std": std}
 

@@ -58,6 +58,8 @@ class TrainResult:
 def resolve_run_dir(config: Config, out: str | Path | None = None) -> Path:
     """--out, else output.dir, else runs/<name> (relative to the current folder)."""
     if out is not None:
+        if not str(out).strip():
+            raise InputError("--out is empty; give a folder for the run, e.g. --out runs/try2")
         return Path(out)
     if config.output.dir:
         return Path(config.output.dir).expanduser()
@@ -274,7 +276,12 @@ def train(
         run.restore(ckpt_in, resume)
     else:
         _prepare_run_dir(run_dir, force)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(
+            f"{run_dir}: cannot create the run folder ({e.strerror}); choose another --out"
+        ) from None
     write_atomic(run_dir / "config.yaml", dump_config(config))
     run.log = _Log(run_dir / "log.jsonl", run.kept)
     # The engine makes no reference cycles (a step's graph is freed by reference counting

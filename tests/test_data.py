@@ -240,3 +240,8 @@ def test_normalize_uses_training_rows_only():
 def test_constant_feature_gets_unit_std():
     stats = standardize([[1.0, 5.0], [3.0, 5.0]])
     assert stats == {"mean": [2.0, 5.0], "std": [1.0, 1.0]}
+
+
+def test_standardize_refuses_features_too_large_for_a_float():
+    with pytest.raises(InputError, match="data.normalize: feature 2 is too large"):
+        standardize([[1.0, 1e308], [2.0, -1e308]])

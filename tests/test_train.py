@@ -252,6 +252,11 @@ def test_run_folder_needs_force_and_force_only_replaces_runs(tmp_path):
     (tmp_path / "afile").write_text("x")
     with pytest.raises(InputError, match="is not a folder"):
         run(tmp_path, "binary", ["train.epochs=1"], out="afile")
+    with pytest.raises(InputError, match="afile/run: cannot create the run folder"):
+        run(tmp_path, "binary", ["train.epochs=1"], out="afile/run")
+    cfg, base = load_config(CONFIGS / "binary.yaml")
+    with pytest.raises(InputError, match="--out is empty"):
+        train(cfg, base, out="")
 
 
 def test_bad_data_leaves_nothing_on_disk(tmp_path):
