@@ -216,6 +216,9 @@ def read_csv(
         raise InputError(f"{path}: cannot read the CSV file ({e})") from None
     if not numbered:
         raise InputError(f"{path}: the CSV file is empty")
+    # A comma at the end of every line (as some spreadsheets write) is not an empty column.
+    if all(len(row) > 1 and not row[-1].strip() for _, row in numbered):
+        numbered = [(n, row[:-1]) for n, row in numbered]
     if header is None:
         first = numbered[0][1]
         second = numbered[1][1] if len(numbered) > 1 else None

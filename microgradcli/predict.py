@@ -179,6 +179,8 @@ def _csv_rows(numbered: Iterator[tuple[int, str]], name: str, names: list[str]) 
             cells = next(csv.reader([line]))
         except csv.Error as e:
             raise InputError(f"{where}: not valid CSV ({e})") from None
+        if len(cells) > 1 and not cells[-1].strip():  # a trailing comma is no extra value
+            cells.pop()
         if first:
             first = False
             if not any(_is_number(c) for c in cells):  # a header: no cell is a number

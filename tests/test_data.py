@@ -118,6 +118,11 @@ def test_csv_without_header_target_by_index_and_default_last(tmp_path):
     assert read_csv(p, header=True)[2] == ["1", "2"]
 
 
+def test_csv_trailing_comma_on_every_line_is_not_a_column(tmp_path):
+    p = csv_file(tmp_path, "a,b,y,\n1,2,1,\n3,4,0,\n")
+    assert read_csv(p) == ([[1.0, 2.0], [3.0, 4.0]], [1, 0], ["a", "b"])
+
+
 def test_csv_relative_path_against_base_dir(tmp_path):
     csv_file(tmp_path, "u,v,label\n0.5,1,yes\n1.5,2,no\n")
     c = cfg({"source": "csv", "path": "t.csv"}, "bce")

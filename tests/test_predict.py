@@ -107,6 +107,8 @@ def test_csv_with_and_without_header(binary, tmp_path):
     assert rows_of(tmp_path, "b.csv", text, binary) == [[2, 1], [4, 3]]
     # a header with other names but the right width is positional
     assert rows_of(tmp_path, "c.csv", "u,v\n5,6\n", binary) == [[5, 6]]
+    # a trailing comma (as spreadsheets write) is no extra value
+    assert rows_of(tmp_path, "d.csv", "u,v,\n5,6,\n7,8\n", binary) == [[5, 6], [7, 8]]
 
 
 def test_json_lines_arrays_objects_and_predict_output(binary, tmp_path):
