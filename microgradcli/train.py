@@ -183,9 +183,14 @@ def _check_resumable(config: Config, ckpt: Checkpoint, path: Path) -> None:
     now = config_dict(config)
     for key in ("seed", "data", "model"):
         if key in saved and saved[key] != now[key]:
+            what = (
+                f"seed ({saved[key]}, the config says {now[key]})"
+                if key == "seed"
+                else f"{key} section"
+            )
             raise InputError(
-                f"{path}: cannot resume: the checkpoint was trained with a different {key} "
-                f"section; resume with the config it was trained with (see its config.yaml)"
+                f"{path}: cannot resume: the checkpoint was trained with a different {what}; "
+                "resume with the config it was trained with (see its config.yaml)"
             )
     if saved.get("train", {}).get("loss", config.train.loss) != config.train.loss:
         raise InputError(

@@ -153,6 +153,8 @@ def test_resume_errors(tmp_path):
         run(tmp_path, "moons", [*SMALL, "train.epochs=2"], out=None, resume=ck)
     with pytest.raises(InputError, match="different model section"):
         run(tmp_path, "moons", [*SMALL, "train.epochs=4", "model.hidden=[5]"], out=None, resume=ck)
+    with pytest.raises(InputError, match=r"different seed \(1, the config says 7\); resume"):
+        run(tmp_path, "moons", [*SMALL, "train.epochs=4", "seed=7"], out=None, resume=ck)
     with pytest.raises(InputError, match="leave out --out"):
         run(tmp_path, "moons", [*SMALL, "train.epochs=4"], out="elsewhere", resume=ck)
     with pytest.raises(InputError, match="no such model file"):
