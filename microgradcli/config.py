@@ -473,9 +473,29 @@ def _cross_check(cfg: Config) -> list[tuple[tuple, str]]:
 
 
 # -- loading ------------------------------------------------------------------------------
+class _Loader(yaml.SafeLoader):
+    """yaml.SafeLoader without YAML 1.1's base-60 and octal numbers: `lr: 1:30` is not 90
+    and `epochs: 010` is not 8 (YAML 1.2 dropped both); such text stays text."""
+
+
+_NUMBER_RESOLVERS = {
+    "tag:yaml.org,2002:int": re.compile(
+        r"^(?:[-+]?0b[0-1_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"
+    ),
+    "tag:yaml.org,2002:float": re.compile(
+        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+}
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, _NUMBER_RESOLVERS.get(tag, regexp)) for tag, regexp in resolvers]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def _yaml_lines(text: str, name: str) -> dict[tuple, int]:
     """Line number of every key path in the YAML text; duplicate keys are errors."""
-    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    node = yaml.compose(text, Loader=_Loader)
     lines: dict[tuple, int] = {}
 
     def walk(n: Any, path: tuple) -> None:
@@ -508,7 +528,7 @@ def _yaml_lines(text: str, name: str) -> dict[tuple, int]:
 def _parse_yaml(text: str, name: str) -> tuple[Any, dict[tuple, int]]:
     try:
         lines = _yaml_lines(text, name)
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         problem = e.problem or e.context or "invalid YAML"
@@ -532,7 +552,7 @@ def parse_override(text: str) -> tuple[tuple[str, ...], Any]:
             "or --set model.hidden=[32,32]"
         )
     try:
-        parsed = yaml.safe_load(value)
+        parsed = yaml.load(value, Loader=_Loader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as e:
         problem = getattr(e, "problem", None) or str(e)
         raise InputError(

@@ -85,6 +85,16 @@ def test_yaml_exponent_without_dot_is_a_number(tmp_path):
     assert cfg.train.l2 == 1e-4
 
 
+def test_yaml_11_base_60_and_octal_numbers_are_not_numbers(tmp_path):
+    # YAML 1.1 reads 1:30 as 90 and 010 as 8; YAML 1.2 (and a reader) does not.
+    assert "train.lr: must be a number (got '1:30')" in error_of(
+        write(tmp_path, "train:\n  lr: 1:30\n")
+    )
+    cfg, _ = load_config(write(tmp_path, "train:\n  epochs: 010\n"), ["model.hidden=[0x10]"])
+    assert (cfg.train.epochs, cfg.model.hidden) == (10, [16])
+    assert parse_override("train.lr=1:2") == (("train", "lr"), "1:2")
+
+
 def test_relative_csv_path_resolves_against_the_config_folder(tmp_path):
     sub = tmp_path / "cfgs"
     sub.mkdir()
