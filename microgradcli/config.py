@@ -1,6 +1,6 @@
 """Experiment configs: pydantic models for every section, loading, overrides and errors.
 
-A config is YAML (read with yaml.safe_load only). Every section forbids unknown keys, so
+A config is YAML (read with a yaml.SafeLoader only). Every section forbids unknown keys, so
 a typo fails loudly with a "did you mean"; every value is range-checked; every error
 names the file and line, the key path (`train.lr`), the bad value and what is allowed.
 """
