@@ -618,7 +618,11 @@ def load_config(
     """Read, override and validate a config file ('-' = stdin); return it and its folder."""
     if str(path) == "-":
         name, base_dir, stem = "<stdin>", Path.cwd(), None
-        text = sys.stdin.read()
+        try:
+            text = sys.stdin.read()
+            text.encode("utf-8")  # undecodable bytes come through as lone surrogates
+        except UnicodeError:
+            raise InputError("<stdin>: cannot read the config: it is not UTF-8 text") from None
     else:
         p = Path(path)
         name, base_dir, stem = str(path), p.resolve().parent, p.stem

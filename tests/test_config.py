@@ -114,6 +114,13 @@ def test_stdin_config_resolves_against_the_current_folder(tmp_path, monkeypatch)
     assert cfg.name == "experiment"
 
 
+def test_stdin_config_that_is_not_utf8(monkeypatch):
+    raw = io.TextIOWrapper(io.BytesIO(b"name: a\xff\n"), encoding="utf-8", errors="surrogateescape")
+    monkeypatch.setattr(sys, "stdin", raw)
+    with pytest.raises(InputError, match="^<stdin>: cannot read the config: it is not UTF-8 text$"):
+        load_config("-")
+
+
 # -- every kind of validation error ----------------------------------------------------------
 @pytest.mark.parametrize(
     "text, expected",
