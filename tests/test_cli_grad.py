@@ -301,6 +301,7 @@ def test_hostile_and_malformed_expressions_fail_cleanly(expr, tmp_path, monkeypa
         (["x", "--at", "x=inf"], "finite"),
         (["x", "--at", "x=nan"], "finite"),
         (["x", "--at", "x=1e999"], "finite"),
+        (["x", "--at", "x=1/0"], "--at 'x=1/0': the value of x: division by zero"),
         (["x", "--at", "3x=1"], "'3x' is not a variable name"),
         (["x", "--at", "lambda=1"], "'lambda' is not a variable name"),
         (["x", "--at", "x=1,x=2"], "x is given twice"),

@@ -222,7 +222,10 @@ def _constant_expression(raw: str, name: str, where: str) -> float:
         raise InputError(expected) from None
     if expression.variables:
         raise InputError(expected)
-    root, _ = expression.build({})
+    try:
+        root, _ = expression.build({})
+    except MathDomainError as e:
+        raise InputError(f"{where}: the value of {name}: {e}") from None
     return root.data
 
 
