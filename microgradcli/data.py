@@ -344,6 +344,8 @@ def detect_task(y: list, loss: str) -> tuple[str, list | None, list, float]:
             if len(classes) > 2
             else "check the data's labels"
         )
+        if any(isinstance(c, float) for c in classes):  # real targets, not classes
+            fix = "for real-valued targets use train.loss mse"
         raise InputError(f"train.loss {loss} is for two classes, but the data has {what}; {fix}")
     neg = classes[0]
     if loss == "bce":

@@ -203,6 +203,11 @@ def test_task_detection_and_encoding(y, loss, task, classes, targets, threshold)
             "is for two classes, but the data has 3 labels (0, 1, 2); use train.loss cross_entropy",
         ),
         ([1, 1], "bce", "only one label (1)"),
+        (
+            [0.5, 1.5, -0.2],
+            "bce",
+            "3 labels (-0.2, 0.5, 1.5); for real-valued targets use train.loss mse",
+        ),
         (["a", "b", "c"], "mse", "use train.loss cross_entropy"),
         ([0.5, 1.0], "cross_entropy", "needs class labels (integers or names), but a label is 0.5"),
         ([3, 3], "cross_entropy", "needs at least 2 classes"),
