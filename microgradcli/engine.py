@@ -26,7 +26,9 @@ _ids = count()  # creation order: every node is created after its children
 _by_id = attrgetter("_id")
 _prev_of = attrgetter("_prev")
 _chain = chain.from_iterable
-_ONES = (1.0, 1.0)
+_ONES = (1.0, 1.0)  # shared constant local derivatives: fewer objects per node
+_ONE = (1.0,)
+_ZERO = (0.0,)
 
 
 def _fmt(x: float) -> str:
@@ -168,8 +170,8 @@ class Value:
         x = self.data
         # d(relu x)/dx = 1 for x > 0, else 0
         if x > 0.0:
-            return Value(x, (self,), "relu", (1.0,))
-        return Value(0.0, (self,), "relu", (0.0,))
+            return Value(x, (self,), "relu", _ONE)
+        return Value(0.0, (self,), "relu", _ZERO)
 
     def sin(self) -> Value:
         x = self.data
