@@ -267,6 +267,24 @@ def test_plot_errors_write_nothing(models, tmp_path, args, message):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # nothing written
 
 
+def test_plot_png_refuses_a_terminal():
+    pty = pytest.importorskip("pty")
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "microgradcli", "plot", "fn", "x", "-o", "-", "-f", "png"],
+            stdout=follower,
+            stderr=subprocess.PIPE,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert proc.returncode == 2
+    assert proc.stderr.decode().startswith("error: PNG is binary") and b"-o" in proc.stderr
+
+
 def test_error_exit_code_in_a_real_process(tmp_path):
     r = subprocess.run(
         [

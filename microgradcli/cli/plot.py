@@ -36,9 +36,13 @@ def _save(fig: Any, out: str, fmt: str | None) -> None:
 
 def _check_output(out: str, fmt: str | None) -> None:
     """Fail on a bad extension before any work is done."""
+    from microgradcli.errors import InputError
     from microgradcli.plot import output_format
 
-    output_format(out, fmt)
+    if output_format(out, fmt) == "png" and out == "-" and sys.stdout.isatty():
+        raise InputError(
+            "PNG is binary and stdout is a terminal; write it to a file with -o plot.png"
+        )
 
 
 @plot_app.command("loss")
