@@ -280,13 +280,23 @@ def _read_csv_dataset(path: Path, ckpt: Checkpoint, target: Any) -> Dataset:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise InputError(f"{path}: no such data file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder; give a config (.yaml) or a CSV file") from None
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: cannot read the data file ({e})") from None
-    rows = [
-        (i, r) for i, r in enumerate(csv.reader(text.splitlines()), 1) if any(c.strip() for c in r)
-    ]
+    try:
+        rows = [
+            (i, r)
+            for i, r in enumerate(csv.reader(text.splitlines()), 1)
+            if any(c.strip() for c in r)
+        ]
+    except csv.Error as e:
+        raise InputError(f"{path}: not valid CSV ({e})") from None
     if not rows:
         raise InputError(f"{path}: the data file is empty")
+    # A comma at the end of every line (as some spreadsheets write) is not an empty column.
+    if all(len(r) > 1 and not r[-1].strip() for _, r in rows):
+        rows = [(i, r[:-1]) for i, r in rows]
     header: list[str] | None = None
     first = rows[0][1]
     if not all(_is_number(c) for c in first[:-1]) or (

@@ -229,6 +229,18 @@ def test_csv_dataset_errors(binary, tmp_path):
         read_dataset(tmp_path / "e.csv", binary)
     with pytest.raises(InputError, match="no such data file"):
         read_dataset(tmp_path / "none.csv", binary)
+    (tmp_path / "huge.csv").write_text("1," + "9" * 200_000 + ",1\n")
+    with pytest.raises(InputError, match="huge.csv: not valid CSV"):
+        read_dataset(tmp_path / "huge.csv", binary)
+    (tmp_path / "dir.csv").mkdir()
+    with pytest.raises(InputError, match="dir.csv: is a folder"):
+        read_dataset(tmp_path / "dir.csv", binary)
+
+
+def test_csv_dataset_trailing_comma_on_every_line(binary, tmp_path):
+    (tmp_path / "t.csv").write_text("a,b,y,\n1,2,1,\n3,4,-1,\n")
+    ds = read_dataset(tmp_path / "t.csv", binary)
+    assert ds.x == [[1.0, 2.0], [3.0, 4.0]]
 
 
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
