@@ -8,6 +8,7 @@ import random
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -121,6 +122,14 @@ def test_model_from_stdin(models, tmp_path):
     assert "both come from stdin" in one_error_line(mg("predict", "-", "-", input=model_json))
     assert "both come from stdin" in one_error_line(mg("eval", "-", "-d", "-", input=model_json))
     assert "stdin: no model" in one_error_line(mg("eval", "-", "-d", "x.csv", input=""))
+
+
+def test_shipped_points_csv_predicts_with_a_two_input_model(models):
+    # SPEC section 6: mg predict runs/moons/model.json data/points.csv
+    points = Path(__file__).resolve().parents[1] / "data" / "points.csv"
+    r = mg("predict", path(models, "binary.json"), str(points), "--json")
+    assert r.exit_code == 0, r.output
+    assert len(r.stdout.splitlines()) == len(points.read_text().splitlines()) - 1
 
 
 def test_predict_missing_input(models, tmp_path):
