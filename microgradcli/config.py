@@ -33,7 +33,7 @@ SOURCES = ("inline", "csv", "moons", "circles", "xor", "blobs", "spiral")
 GENERATORS = ("moons", "circles", "xor", "blobs", "spiral")
 MAX_ERRORS = 5  # validation errors reported at once; the rest are counted
 _NUMBERS = (  # numeric keys of every section, where true/false must not pass as 1/0
-    *("seed", "val_split", "n_samples", "noise", "factor", "classes", "x", "hidden"),
+    *("seed", "val_split", "n_samples", "noise", "factor", "classes", "x", "hidden", "target"),
     *("epochs", "lr", "momentum", "beta2", "eps", "lr_end", "step_size", "gamma"),
     *("batch_size", "l2", "patience", "min_delta", "checkpoint_every"),
 )
@@ -431,8 +431,19 @@ class _Where:
 
 def _validation_error(e: ValidationError, raw: Any, where: _Where) -> InputError:
     found = []
+    members: dict[tuple, tuple[int, list[str]]] = {}  # a union's path -> (its line, each kind)
     for err in e.errors(include_url=False):
         loc = tuple(err["loc"])
+        if len(loc) > 1 and loc[-1] in ("str", "int", "float", "bool"):  # a union's member
+            path = _key_path(loc[:-1])
+            index, kinds = members.setdefault(path, (len(found), []))
+            kinds.append(_describe(err, raw).split(" (got ")[0].removeprefix("must be "))
+            text = f"{where(path)}: {_dotted(path)}: must be {' or '.join(kinds)} (got {_show(err.get('input'))})"
+            if index == len(found):
+                found.append((where.line(path), text))
+            else:
+                found[index] = (where.line(path), text)
+            continue
         path = _key_path(loc)
         if path == ("data",) and (
             err["type"] == "union_tag_invalid" or "choose one of" in str(err.get("ctx"))

@@ -182,6 +182,14 @@ def test_stdin_config_that_is_not_utf8(monkeypatch):
         ("train:\n  lr: .inf\n", "exp.yaml:2: train.lr: must be a finite number (got Infinity)"),
         ("train:\n  l2: .nan\n", "train.l2: must be a finite number (got NaN)"),
         ("train:\n  epochs: true\n", "train.epochs: must be a number, not true or false"),
+        (
+            "data:\n  source: csv\n  path: a.csv\n  target: 1.5\n",
+            "exp.yaml:4: data.target: must be a string or a whole number (got 1.5)",
+        ),
+        (
+            "data:\n  source: csv\n  path: a.csv\n  target: yes\n",
+            "data.target: must be a number, not",
+        ),
         ("model:\n  hidden: [4, yes]\n", "model.hidden: must be a number, not true or false"),
         (
             "data:\n  source: inline\n  x: [[1, .inf]]\n  y: [1]\n",
