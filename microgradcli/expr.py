@@ -444,6 +444,8 @@ def _binary(op: str, a: tuple, b: tuple):
         def div() -> Value:
             if y.data == 0.0:
                 den = _flatten(b[2]) if b[3] <= 40 else "the denominator"
+                if den.replace(".", "").strip("0") == "":  # a literal 0: "0 is 0" says nothing
+                    raise MathDomainError("division by zero")
                 raise MathDomainError(f"division by zero: {den} is 0")
             minus_one = (None, _ATOM, "-1", 2, False)
             inv = y**-1.0

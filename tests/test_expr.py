@@ -155,6 +155,7 @@ def test_numbers_are_floats_so_huge_powers_fail_fast():
         ("sqrt(-4)", {}, "sqrt"),
         ("1/0", {}, "division by zero"),
         ("x/(y - 1)", {"x": 1.0, "y": 1.0}, "division by zero: y - 1 is 0"),
+        ("x/y", {"x": 1.0, "y": 0.0}, "division by zero: y is 0"),
         ("exp(1000)", {}, "exp"),
         ("0**-1", {}, "division by zero"),
         ("(-8)**(1/3)", {}, "negative base"),
@@ -166,6 +167,11 @@ def test_domain_errors_name_the_operation(text, at, words):
     with pytest.raises(MathDomainError) as info:
         parse_expression(text).build(at)
     assert words in str(info.value)
+
+
+def test_division_by_a_literal_zero_does_not_say_0_is_0():
+    with pytest.raises(MathDomainError, match=r"^division by zero \(in x/0\)$"):
+        parse_expression("x/0.0").build({"x": 1.0})
 
 
 def test_missing_variable_names_itself():
