@@ -141,6 +141,13 @@ def test_log_from_stdin(monkeypatch):
     assert plot.loss_data("-").loss.tolist() == [3.0]
 
 
+def test_extreme_losses_render_without_warnings(tmp_path, recwarn):
+    p = tmp_path / "log.jsonl"
+    p.write_text('{"epoch": 1, "loss": 1}\n{"epoch": 2, "loss": 1e308}\n')
+    plot.render(plot.loss_figure(plot.loss_data(p)), "svg")
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
 def test_missing_log(tmp_path):
     with pytest.raises(InputError, match="no such log file"):
         plot.loss_data(tmp_path)  # a folder without log.jsonl
