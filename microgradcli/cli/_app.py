@@ -8,7 +8,7 @@ import sys
 import typer
 from typer._click.exceptions import UsageError  # Typer >= 0.29 carries its own Click
 from typer._coercion import RuntimeParam, build_runtime_param
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 from typer.exceptions import Abort
 
 from microgradcli import __version__
@@ -89,6 +89,31 @@ class MgGroup(TyperGroup):
                 "Run again with MG_DEBUG=1 to see the traceback.",
                 1,
             ) from None
+
+
+class ExprCommand(TyperCommand):
+    """Parsing for commands whose argument is an expression (mg grad, mg draw): EXPR may start with '-' (-x**2), text passes through as is.
+
+    Unknown short options are left to EXPR (context_settings below), so an expression
+    such as -x**2 needs no '--'; a mistyped long option is still an error.
+    """
+
+    def get_params(self, ctx):
+        return light_params(super().get_params(ctx))  # no pydantic on the `mg grad` path
+
+    def parse_args(self, ctx, args):
+        known = [o for p in self.get_params(ctx) for o in (*p.opts, *p.secondary_opts)]
+        for arg in args:
+            if arg == "--":
+                break
+            name = arg.split("=", 1)[0]
+            if name.startswith("--") and name not in known:
+                from difflib import get_close_matches
+
+                from typer._click.exceptions import NoSuchOption
+
+                raise NoSuchOption(name, possibilities=get_close_matches(name, known), ctx=ctx)
+        return super().parse_args(ctx, args)
 
 
 def _usage(e: UsageError) -> typer.Exit:

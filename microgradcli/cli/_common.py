@@ -56,3 +56,13 @@ def stderr_console(quiet: bool = False):
 
     fancy = fancy_stderr(quiet)
     return Console(stderr=True, force_terminal=fancy, no_color=not fancy, quiet=quiet)
+
+
+def warn_unused(expression, point: dict[str, float], warned: set[str], prefix: str = "") -> None:
+    """Warn once per name about values given for names the expression does not use."""
+    from microgradcli.assignments import unused_names
+
+    for name, why in unused_names(expression, point):
+        if name not in warned:
+            warned.add(name)
+            warn(f"{prefix}{why}; {name}={point[name]:.10g} is ignored")

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import math
-import os
 import sys
 from pathlib import Path
 
 import typer
 
-from microgradcli.cli._app import app
-from microgradcli.cli.grad import _GradCommand, _merge, _parse_assignments, _warn_unused
+from microgradcli.assignments import merge, parse_assignments
+from microgradcli.cli._app import ExprCommand, app
+from microgradcli.cli._common import warn_unused
 from microgradcli.errors import InputError
 
 _FORMATS = ("svg", "dot", "png")
 _SUFFIXES = {".svg": "svg", ".png": "png", ".dot": "dot", ".gv": "dot"}
 
 
-@app.command(cls=_GradCommand, context_settings={"ignore_unknown_options": True})
+@app.command(cls=ExprCommand, context_settings={"ignore_unknown_options": True})
 def draw(
     expr: str = typer.Argument(
         None,
@@ -91,12 +91,8 @@ def draw(
         roots, title = _expression_graph(expr, at or [])
     data = drawing.render(roots, fmt, title=title, max_nodes=max_nodes)
     if to_stdout:
-        try:
-            sys.stdout.buffer.write(data)
-            sys.stdout.flush()
-        except BrokenPipeError:  # `mg draw ... | head`: the reader left; stop quietly
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
     else:
         from microgradcli.fileio import write_atomic
 
@@ -132,8 +128,8 @@ def _expression_graph(text: str, at: list[str]):
     expression = parse_expression(text)
     point: dict[str, float] = {}
     for item in at:
-        _merge(point, _parse_assignments(item, f"--at {item!r}"), "--at")
-    _warn_unused(expression, point, set(), "")
+        merge(point, parse_assignments(item, f"--at {item!r}"), "--at")
+    warn_unused(expression, point, set())
     root, _ = expression.build(point)
     root.backward()
     title = [text]

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import sys
 
 import typer
-from typer.core import TyperCommand
 
-from microgradcli.cli._app import app, light_params
-from microgradcli.cli._common import emit, emit_json, warn
+from microgradcli.assignments import merge, parse_assignments, parse_line
+from microgradcli.cli._app import ExprCommand, app
+from microgradcli.cli._common import emit, emit_json, warn, warn_unused
 from microgradcli.errors import InputError, MathDomainError, MgError
 
 _AT_HELP = (
@@ -20,32 +19,7 @@ _AT_HELP = (
 _AT_EXPECTED = "expected NAME=NUMBER pairs separated by commas, e.g. --at x=3 or --at x=3,y=-0.5"
 
 
-class _GradCommand(TyperCommand):
-    """`mg grad`'s parsing: EXPR may start with '-' (-x**2), text passes through as is.
-
-    Unknown short options are left to EXPR (context_settings below), so an expression
-    such as -x**2 needs no '--'; a mistyped long option is still an error.
-    """
-
-    def get_params(self, ctx):
-        return light_params(super().get_params(ctx))  # no pydantic on the `mg grad` path
-
-    def parse_args(self, ctx, args):
-        known = [o for p in self.get_params(ctx) for o in (*p.opts, *p.secondary_opts)]
-        for arg in args:
-            if arg == "--":
-                break
-            name = arg.split("=", 1)[0]
-            if name.startswith("--") and name not in known:
-                from difflib import get_close_matches
-
-                from typer._click.exceptions import NoSuchOption
-
-                raise NoSuchOption(name, possibilities=get_close_matches(name, known), ctx=ctx)
-        return super().parse_args(ctx, args)
-
-
-@app.command(cls=_GradCommand, context_settings={"ignore_unknown_options": True})
+@app.command(cls=ExprCommand, context_settings={"ignore_unknown_options": True})
 def grad(
     expr: str = typer.Argument(
         ...,
@@ -86,34 +60,31 @@ def grad(
     fixed: dict[str, float] = {}
     for text in at or []:
         if text != "-":
-            _merge(fixed, _parse_assignments(text, f"--at {text!r}"), "--at")
+            merge(fixed, parse_assignments(text, f"--at {text!r}"), "--at")
     warned: set[str] = set()
-    try:
-        if not stream:
-            _warn_unused(expression, fixed, warned, "")
-            _output(_evaluate(expression, fixed, check, steps), json_out, steps, batch=False)
-            return
-        if sys.stdin.isatty():
-            warn("reading one set of values per line, such as x=1,y=2; end with Ctrl-D")
-        for lineno, line in _stdin_lines():
-            where = f"stdin line {lineno}"
-            point = dict(fixed)
-            _merge(point, _parse_line(line, where), where)
-            missing = [name for name in expression.variables if name not in point]
-            if missing:
-                raise InputError(
-                    f"{where}: no value for {missing[0]} (add {missing[0]}=... to each line, "
-                    f"or --at {missing[0]}=... for all lines)"
-                )
-            _warn_unused(expression, point, warned, f"{where}: ")
-            try:
-                result = _evaluate(expression, point, check, steps)
-            except MgError as e:
-                kind = MathDomainError if isinstance(e, MathDomainError) else InputError
-                raise kind(f"{where} ({_assignments(result_at(expression, point))}): {e}") from None
-            _output(result, json_out, steps, batch=True)
-    except BrokenPipeError:  # `mg grad ... --at - | head -1`: the reader left; stop quietly
-        _silence_stdout()
+    if not stream:
+        warn_unused(expression, fixed, warned, "")
+        _output(_evaluate(expression, fixed, check, steps), json_out, steps, batch=False)
+        return
+    if sys.stdin.isatty():
+        warn("reading one set of values per line, such as x=1,y=2; end with Ctrl-D")
+    for lineno, line in _stdin_lines():
+        where = f"stdin line {lineno}"
+        point = dict(fixed)
+        merge(point, parse_line(line, where), where)
+        missing = [name for name in expression.variables if name not in point]
+        if missing:
+            raise InputError(
+                f"{where}: no value for {missing[0]} (add {missing[0]}=... to each line, "
+                f"or --at {missing[0]}=... for all lines)"
+            )
+        warn_unused(expression, point, warned, f"{where}: ")
+        try:
+            result = _evaluate(expression, point, check, steps)
+        except MgError as e:
+            kind = MathDomainError if isinstance(e, MathDomainError) else InputError
+            raise kind(f"{where} ({_assignments(result_at(expression, point))}): {e}") from None
+        _output(result, json_out, steps, batch=True)
 
 
 # -- input ---------------------------------------------------------------------------
@@ -139,134 +110,6 @@ def _stdin_lines():
             return
         if line.strip():
             yield lineno, line.strip()
-
-
-def _parse_line(line: str, where: str) -> dict[str, float]:
-    """One stdin line: `x=1,y=2` or a JSON object `{"x": 1, "y": 2}`."""
-    if not line.startswith("{"):
-        return _parse_assignments(line, where)
-    import json
-
-    def no_duplicates(pairs):
-        seen = {}
-        for key, value in pairs:
-            if key in seen:
-                raise InputError(f"{where}: {key} is given twice")
-            seen[key] = value
-        return seen
-
-    try:
-        obj = json.loads(line, object_pairs_hook=no_duplicates)
-    except ValueError as e:
-        raise InputError(
-            f"{where}: not valid JSON ({e}); expected x=1,y=2 or an object such as "
-            '{"x": 1, "y": 2}'
-        ) from None
-    if not isinstance(obj, dict):
-        raise InputError(f'{where}: expected a JSON object such as {{"x": 1, "y": 2}}')
-    point = {}
-    for name, value in obj.items():
-        _check_name(name, where)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InputError(
-                f"{where}: the value of {name} must be a number, not {json.dumps(value)}"
-            )
-        try:
-            value = float(value)
-        except OverflowError:
-            value = math.inf
-        if not math.isfinite(value):
-            raise InputError(f"{where}: the value of {name} must be a finite number")
-        point[name] = value
-    return point
-
-
-def _parse_assignments(text: str, where: str) -> dict[str, float]:
-    """`x=3,y=-0.5` -> {"x": 3.0, "y": -0.5}; a value may also be pi/2 or 1e-3."""
-    point: dict[str, float] = {}
-    for item in text.split(","):
-        if not item.strip():
-            continue
-        name, sep, raw = (part.strip() for part in item.partition("="))
-        if not sep or not name or not raw:
-            raise InputError(f"{where}: {_AT_EXPECTED}")
-        _check_name(name, where)
-        if name in point:
-            raise InputError(f"{where}: {name} is given twice")
-        point[name] = _number(raw, name, where)
-    if not point:
-        raise InputError(f"{where}: {_AT_EXPECTED}")
-    return point
-
-
-def _number(raw: str, name: str, where: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        value = _constant_expression(raw, name, where)
-    if not math.isfinite(value):
-        raise InputError(f"{where}: the value of {name} must be a finite number, not {raw}")
-    return value
-
-
-def _constant_expression(raw: str, name: str, where: str) -> float:
-    """A value written as an expression without variables, such as pi/2 or -1/3."""
-    from microgradcli.expr import parse_expression
-
-    expected = (
-        f"{where}: the value of {name} must be a number (such as 3, -0.5 or pi/2), not {raw!r}"
-    )
-    try:
-        expression = parse_expression(raw)
-    except InputError:
-        raise InputError(expected) from None
-    if expression.variables:
-        raise InputError(expected)
-    try:
-        root, _ = expression.build({})
-    except MathDomainError as e:
-        raise InputError(f"{where}: the value of {name}: {e}") from None
-    return root.data
-
-
-def _check_name(name: str, where: str) -> None:
-    from keyword import iskeyword
-
-    from microgradcli.expr import NAME_PATTERN
-
-    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name) or iskeyword(name):
-        raise InputError(
-            f"{where}: {name!r} is not a variable name (letters, digits and _, "
-            "not starting with a digit)"
-        )
-
-
-def _merge(into: dict[str, float], new: dict[str, float], where: str) -> None:
-    for name, value in new.items():
-        if name in into:
-            raise InputError(
-                f"{where}: {name} is given twice ({name}={into[name]:.10g} and "
-                f"{name}={value:.10g}); to evaluate at several points, pipe one set per "
-                "line into --at -"
-            )
-        into[name] = value
-
-
-def _warn_unused(expression, point: dict[str, float], warned: set[str], prefix: str) -> None:
-    from microgradcli.expr import CONSTANTS, FUNCTIONS
-
-    for name in point:
-        if name in expression.variables or name in warned:
-            continue
-        warned.add(name)
-        if name in CONSTANTS:
-            why = f"{name} is the constant {CONSTANTS[name]:.10g}, not a variable"
-        elif name in FUNCTIONS:
-            why = f"{name} is a function, not a variable"
-        else:
-            known = ", ".join(expression.variables) or "none"
-            why = f"{name} is not in the expression (its variables: {known})"
-        warn(f"{prefix}{why}; {name}={point[name]:.10g} is ignored")
 
 
 # -- computing -----------------------------------------------------------------------
@@ -382,14 +225,3 @@ def _steps_table(steps: list[dict], blank_first: bool) -> str:
         ]
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
-
-
-def _silence_stdout() -> None:
-    """After a broken pipe, point stdout at /dev/null so the exit flush cannot fail."""
-    import os
-
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
