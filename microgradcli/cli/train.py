@@ -115,20 +115,11 @@ def train_command(
 ) -> None:
     """Train an MLP as a YAML experiment describes; leave a run folder.
 
-    The run folder (runs/<name>, output.dir or --out) gets config.yaml (the resolved
-    config), log.jsonl (one JSON line per epoch: epoch, loss, accuracy, val_loss,
-    val_accuracy, lr, time), model.json (the checkpoint: enough to predict and to
-    resume) and summary.json. A folder that already holds a run needs --force (it only
-    ever deletes mg's own run files) or --resume.
+    The run folder (runs/<name>, output.dir or --out) gets config.yaml (the resolved config), log.jsonl (one JSON line per epoch: epoch, loss, accuracy, val_loss, val_accuracy, lr, time), model.json (the checkpoint: enough to predict and to resume) and summary.json. A folder that already holds a run needs --force (it only ever deletes mg's own run files) or --resume.
 
-    Output: a progress bar on stderr when it is a terminal; at the end, a summary on
-    stdout. With --json, stdout carries only the log lines and the summary goes to
-    stderr (unless --quiet).
+    Output: a progress bar on stderr when it is a terminal; at the end, a summary on stdout. With --json, stdout carries only the log lines and the summary goes to stderr (unless --quiet).
 
-    Exit codes: 0 done (also after early stopping), 1 diverged (NaN or infinite loss:
-    lower train.lr; the log and last good checkpoint are kept), 2 bad config or data,
-    130 interrupted by Ctrl-C (a checkpoint of the last whole epoch is saved; continue
-    with --resume).
+    Exit codes: 0 done (also after early stopping), 1 diverged (NaN or infinite loss: lower train.lr; the log and last good checkpoint are kept), 2 bad config or data, 130 interrupted by Ctrl-C or by a --json reader that left, as `| head` does (a checkpoint of the last whole epoch is saved; continue with --resume).
 
     Example: mg train configs/moons.yaml --set train.lr=0.5 --json | jq .loss
     """
