@@ -35,6 +35,11 @@ def _fmt(x: float) -> str:
     return f"{x:.6g}"
 
 
+def _base(x: float) -> str:
+    """A power's base as text: (-2) ** 2, not -2 ** 2 (which reads as -(2**2))."""
+    return f"({_fmt(x)})" if x < 0 else _fmt(x)
+
+
 def _not_finite(what: str) -> MathDomainError:
     return MathDomainError(f"overflow in {what}: the result is not a finite number")
 
@@ -100,7 +105,7 @@ class Value:
             return self._pow_value(other)
         k = float(other)
         x = self.data
-        what = f"{_fmt(x)} ** {_fmt(k)}"
+        what = f"{_base(x)} ** {_fmt(k)}"
         out = _power(x, k, what)
         # d(x**k)/dx = k * x**(k-1)
         local = 0.0 if k == 0.0 else k * _power(x, k - 1.0, f"the derivative of {what}")
@@ -108,7 +113,7 @@ class Value:
 
     def _pow_value(self, other: Value) -> Value:
         x, y = self.data, other.data
-        what = f"{_fmt(x)} ** {_fmt(y)}"
+        what = f"{_base(x)} ** {_fmt(y)}"
         out = _power(x, y, what)
         # d(x**y)/dx = y * x**(y-1);  d(x**y)/dy = x**y * log(x)
         dx = 0.0 if y == 0.0 else y * _power(x, y - 1.0, f"the derivative of {what}")
