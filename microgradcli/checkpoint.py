@@ -11,7 +11,7 @@ from typing import Any
 
 from microgradcli import __version__
 from microgradcli.errors import InputError
-from microgradcli.fileio import write_atomic
+from microgradcli.fileio import read_text, write_atomic
 from microgradcli.nn import MLP
 
 FORMAT = "mg-checkpoint"
@@ -153,13 +153,9 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
 
 
 def _read_checkpoint_file(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such model file; train one with `mg train CONFIG`") from None
-    except IsADirectoryError:
-        raise InputError(
-            f"{path}: is a folder; give the model file, e.g. {path}/model.json"
-        ) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: cannot read the model file ({e})") from None
+    return read_text(
+        path,
+        "model file",
+        missing_hint="train one with `mg train CONFIG`",
+        folder_hint=f"give the model file, e.g. {path}/model.json",
+    )

@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from microgradcli.errors import InputError
+from microgradcli.fileio import read_text
 
 __all__ = [
     "Config",
@@ -637,14 +638,7 @@ def load_config(
     else:
         p = Path(path)
         name, base_dir, stem = str(path), p.resolve().parent, p.stem
-        try:
-            text = p.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise InputError(f"{path}: no such config file") from None
-        except IsADirectoryError:
-            raise InputError(f"{path}: is a folder, not a config file") from None
-        except (OSError, UnicodeDecodeError) as e:
-            raise InputError(f"{path}: cannot read the config ({e})") from None
+        text = read_text(p, "config file")
     raw, lines = _parse_yaml(text, name)
     if raw is None:
         raw = {}

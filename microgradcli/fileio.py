@@ -31,3 +31,30 @@ def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def read_text(
+    path: str | os.PathLike,
+    what: str,
+    *,
+    missing_hint: str = "",
+    folder_hint: str = "",
+    encoding: str = "utf-8",
+) -> str:
+    """The text of a file, or an InputError saying what is wrong with it and what to do.
+
+    `what` names the file for the user ("model file", "config file"); the hints follow
+    a '; ' when the file is missing or is a folder.
+    """
+    from microgradcli.errors import InputError
+
+    try:
+        return Path(path).read_text(encoding=encoding)
+    except FileNotFoundError:
+        hint = f"; {missing_hint}" if missing_hint else ""
+        raise InputError(f"{path}: no such {what}{hint}") from None
+    except IsADirectoryError:
+        hint = f"; {folder_hint}" if folder_hint else f", not a {what}"
+        raise InputError(f"{path}: is a folder{hint}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: cannot read the {what} ({e})") from None

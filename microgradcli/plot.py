@@ -28,7 +28,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 
 from microgradcli.checkpoint import Checkpoint  # noqa: E402
 from microgradcli.errors import InputError, MathDomainError  # noqa: E402
-from microgradcli.fileio import write_atomic  # noqa: E402
+from microgradcli.fileio import read_text, write_atomic  # noqa: E402
 
 __all__ = [
     "BoundaryData",
@@ -154,12 +154,7 @@ def read_log(path: str | Path) -> list[dict[str, Any]]:
     path = Path(path)
     if path.is_dir():
         path = path / "log.jsonl"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such log file; give a run folder or its log.jsonl") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: cannot read the log ({e})") from None
+    text = read_text(path, "log file", missing_hint="give a run folder or its log.jsonl")
     return _log_records(path, text)
 
 

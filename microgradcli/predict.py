@@ -18,6 +18,7 @@ from typing import Any
 
 from microgradcli.checkpoint import Checkpoint
 from microgradcli.errors import InputError
+from microgradcli.fileio import read_text
 
 __all__ = [
     "Dataset",
@@ -276,14 +277,12 @@ def class_index(ckpt: Checkpoint, label: Any, where: str) -> int:
 
 def _read_csv_dataset(path: Path, ckpt: Checkpoint, target: Any) -> Dataset:
     """A CSV dataset: the model's feature columns as inputs, the target column as labels."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such data file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a folder; give a config (.yaml) or a CSV file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: cannot read the data file ({e})") from None
+    text = read_text(
+        path,
+        "data file",
+        folder_hint="give a config (.yaml) or a CSV file",
+        encoding="utf-8-sig",
+    )
     try:
         rows = [
             (i, r)
