@@ -1,5 +1,5 @@
 """`python -m microgradcli` works like `mg`."""
 
-from microgradcli.cli import main
+from microgradcli import main
 
 main()

@@ -123,3 +123,22 @@ def test_a_reader_that_leaves_ends_a_command_quietly(tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert err == b""
+
+
+def test_ctrl_c_while_the_command_line_loads_exits_130(monkeypatch, capsys):
+    import builtins
+
+    import microgradcli
+
+    real_import = builtins.__import__
+
+    def interrupted(name, *args, **kwargs):
+        if name == "microgradcli.cli":
+            raise KeyboardInterrupt
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", interrupted)
+    with pytest.raises(SystemExit) as info:
+        microgradcli.main()
+    assert info.value.code == 130
+    assert capsys.readouterr().err == "interrupted\n"
