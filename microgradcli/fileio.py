@@ -58,3 +58,22 @@ def read_text(
         raise InputError(f"{path}: is a folder{hint}") from None
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: cannot read the {what} ({e})") from None
+
+
+def write_output(path: str | os.PathLike | None, data: bytes, what: str) -> None:
+    """Write a picture or text to path atomically, or to stdout for '-' (or None).
+
+    An unwritable path (a folder, a missing permission) is an InputError naming it.
+    """
+    import sys
+
+    from microgradcli.errors import InputError
+
+    if path is None or str(path) == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    try:
+        write_atomic(path, data)
+    except OSError as e:
+        raise InputError(f"{path}: cannot write the {what} ({e.strerror or e})") from None

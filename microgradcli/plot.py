@@ -28,7 +28,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 
 from microgradcli.checkpoint import Checkpoint  # noqa: E402
 from microgradcli.errors import InputError, MathDomainError  # noqa: E402
-from microgradcli.fileio import read_text, write_atomic  # noqa: E402
+from microgradcli.fileio import read_text, write_output  # noqa: E402
 
 __all__ = [
     "BoundaryData",
@@ -101,14 +101,7 @@ def save_figure(fig: Figure, path: str | Path, fmt: str | None = None) -> int:
     """Render and write atomically (or to stdout for '-'); returns the number of bytes."""
     fmt = output_format(path, fmt)
     data = render(fig, fmt)
-    if str(path) == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-    else:
-        try:
-            write_atomic(path, data)
-        except OSError as e:
-            raise InputError(f"{path}: cannot write the picture ({e.strerror or e})") from None
+    write_output(path, data, "picture")
     return len(data)
 
 

@@ -66,3 +66,13 @@ def warn_unused(expression, point: dict[str, float], warned: set[str], prefix: s
         if name not in warned:
             warned.add(name)
             warn(f"{prefix}{why}; {name}={point[name]:.10g} is ignored")
+
+
+def refuse_binary_on_terminal(fmt: str, to_stdout: bool, example: str) -> None:
+    """PNG bytes would garble a terminal: ask for a file instead (before any work is done)."""
+    from microgradcli.errors import InputError
+
+    if fmt == "png" and to_stdout and sys.stdout.isatty():
+        raise InputError(
+            f"PNG is binary and stdout is a terminal; write it to a file with -o {example}"
+        )

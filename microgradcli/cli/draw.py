@@ -10,8 +10,9 @@ import typer
 
 from microgradcli.assignments import merge, parse_assignments
 from microgradcli.cli._app import ExprCommand, app
-from microgradcli.cli._common import warn_unused
+from microgradcli.cli._common import refuse_binary_on_terminal, warn_unused
 from microgradcli.errors import InputError
+from microgradcli.fileio import write_output
 
 _FORMATS = ("svg", "dot", "png")
 _SUFFIXES = {".svg": "svg", ".png": "png", ".dot": "dot", ".gv": "dot"}
@@ -70,8 +71,7 @@ def draw(
 
     fmt = _choose_format(fmt, output)
     to_stdout = output is None or output == "-"
-    if fmt == "png" and to_stdout and sys.stdout.isatty():
-        raise InputError("PNG is binary and stdout is a terminal; write it to a file with -o g.png")
+    refuse_binary_on_terminal(fmt, to_stdout, "g.png")
     if model is not None:
         if expr is not None:
             raise InputError("give either an EXPR or --model, not both")
@@ -90,16 +90,7 @@ def draw(
             )
         roots, title = _expression_graph(expr, at or [])
     data = drawing.render(roots, fmt, title=title, max_nodes=max_nodes)
-    if to_stdout:
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
-    else:
-        from microgradcli.fileio import write_atomic
-
-        try:
-            write_atomic(output, data)
-        except OSError as e:
-            raise InputError(f"cannot write {output}: {e.strerror or e}") from None
+    write_output(output, data, "graph")
 
 
 def _choose_format(fmt: str | None, output: str | None) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from microgradcli.cli._app import MgGroup, app
+from microgradcli.cli._common import refuse_binary_on_terminal
 
 plot_app = typer.Typer(
     name="plot",
@@ -36,13 +37,9 @@ def _save(fig: Any, out: str, fmt: str | None) -> None:
 
 def _check_output(out: str, fmt: str | None) -> None:
     """Fail on a bad extension before any work is done."""
-    from microgradcli.errors import InputError
     from microgradcli.plot import output_format
 
-    if output_format(out, fmt) == "png" and out == "-" and sys.stdout.isatty():
-        raise InputError(
-            "PNG is binary and stdout is a terminal; write it to a file with -o plot.png"
-        )
+    refuse_binary_on_terminal(output_format(out, fmt), out == "-", "plot.png")
 
 
 @plot_app.command("loss")
