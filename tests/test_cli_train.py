@@ -202,6 +202,8 @@ def test_mg_schema_is_json_schema():
     assert schema["title"] == "mg experiment config"
     assert "TrainConfig" in schema["$defs"]
     assert schema["$defs"]["TrainConfig"]["properties"]["lr"]["exclusiveMinimum"] == 0.0
+    r = mg("schema", "--json")  # --json as every command has: the same schema on one line
+    assert r.exit_code == 0 and r.stdout.count("\n") == 1 and json.loads(r.stdout) == schema
 
 
 def test_help_has_an_example():

@@ -219,7 +219,11 @@ def config_command(
 
 
 @app.command("schema")
-def schema_command() -> None:
+def schema_command(
+    json_out: bool = typer.Option(
+        False, "--json", help="The schema as one JSON line (it is pretty-printed JSON either way)."
+    ),
+) -> None:
     """Print the JSON Schema of config files, for editors' YAML completion.
 
     Example: mg schema > mg-config.schema.json
@@ -228,4 +232,7 @@ def schema_command() -> None:
 
     from microgradcli.config import config_schema
 
-    emit(json.dumps(config_schema(), indent=2))
+    if json_out:
+        emit_json(config_schema())
+    else:
+        emit(json.dumps(config_schema(), indent=2))
