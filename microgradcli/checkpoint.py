@@ -99,6 +99,13 @@ class Checkpoint:
         return {"output": out, "label": None}
 
 
+def format_label(label: Any) -> str:
+    """A class label as text: 1.0 shows as 1, strings as they are."""
+    if isinstance(label, float) and label.is_integer():
+        return str(int(label))
+    return str(label)
+
+
 def checkpoint_from_dict(data: Any, where: str = "model.json") -> Checkpoint:
     """Rebuild a Checkpoint from parsed JSON, with a clear error for anything off."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:

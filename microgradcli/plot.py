@@ -26,7 +26,7 @@ from matplotlib.colors import ListedColormap, to_rgb  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-from microgradcli.checkpoint import Checkpoint  # noqa: E402
+from microgradcli.checkpoint import Checkpoint, format_label  # noqa: E402
 from microgradcli.errors import InputError, MathDomainError  # noqa: E402
 from microgradcli.fileio import read_text, write_output  # noqa: E402
 
@@ -370,7 +370,7 @@ def boundary_data(
         else:
             value = out[:, 0].reshape(shape)
     if ckpt.classes:
-        classes = [_fmt_label(c) for c in ckpt.classes]
+        classes = [format_label(c) for c in ckpt.classes]
     elif ckpt.task == "binary":
         classes = ["-1", "1"]
     elif ckpt.task == "multiclass":
@@ -381,12 +381,6 @@ def boundary_data(
     pl = None if point_labels is None else np.asarray(point_labels)
     scores = out.reshape(*shape, -1) if ckpt.task == "multiclass" else None
     return BoundaryData(xs, ys, labels, value, pts, pl, classes, [str(f) for f in features], scores)
-
-
-def _fmt_label(c: Any) -> str:
-    if isinstance(c, float) and c.is_integer():
-        return str(int(c))
-    return str(c)
 
 
 def _lighten(colour: str, amount: float) -> tuple[float, float, float]:
@@ -488,7 +482,7 @@ def parse_range(text: str) -> tuple[float, float]:
 
 def function_data(expr: str, lo: float, hi: float, points: int = 401) -> FunctionData:
     """Sample f and its derivative on [lo, hi]; the derivative from the engine's backward."""
-    from microgradcli.expr import parse_expression
+    from microgradcli.expr import parse_expression, value_and_grad
 
     if points < 2:
         raise InputError(f"--points must be at least 2, got {points}")
@@ -505,11 +499,10 @@ def function_data(expr: str, lo: float, hi: float, points: int = 401) -> Functio
     dys = np.full(points, np.nan)
     for i, x in enumerate(xs):
         try:
-            root, leaves = parsed.build({var: float(x)})
-            root.backward()
+            ys[i], grad = value_and_grad(parsed, {var: float(x)})
         except MathDomainError:
             continue  # undefined here (log of a negative, a pole): a gap in the curve
-        ys[i], dys[i] = root.data, leaves[var].grad
+        dys[i] = grad[var]
     if not np.isfinite(ys).any():
         raise InputError(
             f"{expr!r} is undefined everywhere on [{lo:g}, {hi:g}]; try another --range"

@@ -131,7 +131,7 @@ def _expression_graph(text: str, at: list[str]):
 
 
 def _model_graph(path: str, raw: str):
-    from microgradcli.checkpoint import checkpoint_from_dict, load_checkpoint
+    from microgradcli.checkpoint import load_checkpoint
     from microgradcli.draw import model_graph
 
     row = []
@@ -146,14 +146,5 @@ def _model_graph(path: str, raw: str):
         if not math.isfinite(value):
             raise InputError(f"--input {raw!r}: value {i} must be a finite number")
         row.append(value)
-    if path == "-":
-        import json
-
-        try:
-            data = json.loads(sys.stdin.read())
-        except (ValueError, UnicodeDecodeError) as e:
-            raise InputError(f"stdin: the model is not valid JSON ({e})") from None
-        ckpt = checkpoint_from_dict(data, "stdin")
-    else:
-        ckpt = load_checkpoint(path)
-    return model_graph(ckpt, row, "stdin" if path == "-" else path)
+    ckpt = load_checkpoint(path)  # '-' reads it from stdin
+    return model_graph(ckpt, row, "<stdin>" if path == "-" else path)

@@ -16,12 +16,6 @@ def _num(v: Any) -> str:
     return str(v)
 
 
-def _label(v: Any) -> str:
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v)
-
-
 @app.command()
 def predict(
     model: str = typer.Argument(..., help="A model.json written by mg train."),
@@ -46,7 +40,7 @@ def predict(
 
     Example: echo '[0.5, -0.2]' | mg predict runs/moons/model.json - --json
     """
-    from microgradcli.checkpoint import load_checkpoint
+    from microgradcli.checkpoint import format_label, load_checkpoint
     from microgradcli.errors import InputError
     from microgradcli.predict import feature_names, predict_rows, read_rows
 
@@ -76,16 +70,18 @@ def predict(
         cells = [_num(v).rjust(w) for v, w in zip(result["input"], widths, strict=True)]
         if ckpt.task == "multiclass":
             p = max(result["probabilities"])
-            cells += [_label(result["label"]).rjust(10), f"{p:.4f}".rjust(11)]
+            cells += [format_label(result["label"]).rjust(10), f"{p:.4f}".rjust(11)]
         elif ckpt.task == "binary":
-            cells += [_num(result["output"]).rjust(12), _label(result["label"]).rjust(8)]
+            cells += [_num(result["output"]).rjust(12), format_label(result["label"]).rjust(8)]
         else:
             cells += [_num(result["output"]).rjust(12)]
         emit("  ".join(cells))
 
 
 def _confusion_lines(confusion: dict[str, Any]) -> list[str]:
-    labels = [_label(c) for c in confusion["labels"]]
+    from microgradcli.checkpoint import format_label
+
+    labels = [format_label(c) for c in confusion["labels"]]
     matrix = confusion["matrix"]
     w = max(6, *(len(lab) for lab in labels), *(len(str(v)) for row in matrix for v in row))
     lines = ["confusion matrix (rows: true class, columns: predicted)"]
