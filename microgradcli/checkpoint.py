@@ -75,16 +75,13 @@ class Checkpoint:
     # -- using the model --------------------------------------------------------------
     def prepare(self, row: list[float]) -> list[float]:
         """Apply the saved normalisation to one raw input row."""
-        if self.normalize is None:
-            return list(row)
-        mean, std = self.normalize["mean"], self.normalize["std"]
-        return [(v - m) / s for v, m, s in zip(row, mean, std, strict=True)]
+        return normalize_row(row, self.normalize)
 
     def predict(self, row: list[float]) -> dict[str, Any]:
         """{"output": raw output(s), "label": predicted label or None} for one raw row."""
         if len(row) != self.nin:
             raise InputError(f"expected {self.nin} input values, got {len(row)}")
-        outs = [v.data for v in self.model(self.prepare(row))]
+        outs = self.model.forward_floats([self.prepare(row)])[0]
         if self.task == "multiclass":
             top = max(outs)
             exps = [math.exp(o - top) for o in outs]
@@ -97,6 +94,13 @@ class Checkpoint:
             neg, pos = self.classes if self.classes else (-1.0, 1.0)
             return {"output": out, "label": pos if out > self.threshold else neg}
         return {"output": out, "label": None}
+
+
+def normalize_row(row: list[float], normalize: dict[str, list[float]] | None) -> list[float]:
+    """One raw row standardised with saved {"mean", "std"} (unchanged for None)."""
+    if normalize is None:
+        return list(row)
+    return [(v - m) / s for v, m, s in zip(row, normalize["mean"], normalize["std"], strict=True)]
 
 
 def format_label(label: Any) -> str:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from microgradcli.checkpoint import normalize_row
 from microgradcli.config import Config, CsvData, InlineData
 from microgradcli.errors import InputError
 
@@ -64,12 +65,7 @@ class Dataset:
 
     def prepare(self, row: list[float]) -> list[float]:
         """One raw row, normalised as the model sees it."""
-        if self.normalize is None:
-            return list(row)
-        return [
-            (v - m) / s
-            for v, m, s in zip(row, self.normalize["mean"], self.normalize["std"], strict=True)
-        ]
+        return normalize_row(row, self.normalize)
 
     def inputs(self, index: list[int]) -> list[list[float]]:
         """The model's inputs for the given rows."""

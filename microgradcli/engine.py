@@ -20,7 +20,7 @@ from operator import attrgetter, mul
 
 from microgradcli.errors import MathDomainError
 
-__all__ = ["Value", "dense", "dot", "vsum"]
+__all__ = ["Value", "dense", "dot", "sigmoid", "vsum"]
 
 _ids = count()  # creation order: every node is created after its children
 _by_id = attrgetter("_id")
@@ -162,12 +162,7 @@ class Value:
         return Value(t, (self,), "tanh", (1.0 - t * t,))
 
     def sigmoid(self) -> Value:
-        x = self.data
-        if x >= 0.0:  # two forms so exp() only ever sees a non-positive argument
-            s = 1.0 / (1.0 + math.exp(-x))
-        else:
-            z = math.exp(x)
-            s = z / (1.0 + z)
+        s = sigmoid(self.data)
         # d(sigmoid x)/dx = s (1 - s)
         return Value(s, (self,), "sigmoid", (s * (1.0 - s),))
 
@@ -257,6 +252,14 @@ class Value:
             if g:
                 for child, local in zip(v._prev, v._local):  # noqa: B905 (hot loop)
                     child.grad += local * g
+
+
+def sigmoid(x: float) -> float:
+    """1 / (1 + e^-x) for a number, in two forms so exp() never sees a positive argument."""
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)
 
 
 def _power(x: float, k: float, what: str) -> float:

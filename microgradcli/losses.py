@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from microgradcli.engine import Value, vsum
+from microgradcli.engine import Value, sigmoid, vsum
 from microgradcli.errors import MathDomainError
 
 __all__ = ["LOSSES", "bce", "cross_entropy", "hinge", "l2_penalty", "mse", "sample_loss", "total"]
@@ -42,12 +42,7 @@ def bce(z: Value, t: float) -> Value:
     # The stable form max(z, 0) - z t + log(1 + e^-|z|): exp never sees a positive argument.
     loss = max(x, 0.0) - x * t + math.log1p(math.exp(-abs(x)))
     # d/dz = sigmoid(z) - t
-    if x >= 0.0:
-        s = 1.0 / (1.0 + math.exp(-x))
-    else:
-        e = math.exp(x)
-        s = e / (1.0 + e)
-    return Value(loss, (z,), "bce", (s - t,))
+    return Value(loss, (z,), "bce", (sigmoid(x) - t,))
 
 
 def cross_entropy(zs: Sequence[Value], t: int) -> Value:

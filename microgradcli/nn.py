@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Sequence
+from operator import mul
 
-from microgradcli.engine import Value, dense, dot
+from microgradcli.engine import Value, dense, dot, sigmoid
 
 __all__ = ["ACTIVATIONS", "INITS", "Layer", "MLP", "Module", "Neuron"]
 
@@ -25,6 +26,17 @@ def activate(v: Value, activation: str) -> Value:
     if activation == "sigmoid":
         return v.sigmoid()
     raise ValueError(f"unknown activation {activation!r}; expected one of {', '.join(ACTIVATIONS)}")
+
+
+def activate_float(x: float, activation: str) -> float:
+    """The same activation on a plain number, with the engine's arithmetic."""
+    if activation == "linear":
+        return x
+    if activation == "relu":
+        return x if x > 0.0 else 0.0
+    if activation == "tanh":
+        return math.tanh(x)
+    return sigmoid(x)
 
 
 class Module:
@@ -108,14 +120,18 @@ class Layer(Module):
             for j in range(1, nout + 1)
         ]
         self.nin, self.nout, self.activation = nin, nout, activation
+        # the same Value objects as the neurons hold (updated in place), gathered once
+        self._ws = [n.w for n in self.neurons]
+        self._bs = [n.b for n in self.neurons]
 
     def __call__(self, x: Sequence, fused: bool = True) -> list[Value]:
         if not fused:
             return [n(x, fused=False) for n in self.neurons]
-        acts = dense([n.w for n in self.neurons], [n.b for n in self.neurons], x)
+        acts = dense(self._ws, self._bs, x)
         if self.activation == "linear":
             return acts
-        return [activate(a, self.activation) for a in acts]
+        act = getattr(Value, self.activation)  # relu, tanh or sigmoid
+        return [act(a) for a in acts]
 
     def parameters(self) -> list[Value]:
         return [p for n in self.neurons for p in n.parameters()]
@@ -170,6 +186,26 @@ class MLP(Module):
 
     def parameters(self) -> list[Value]:
         return [p for layer in self.layers for p in layer.parameters()]
+
+    def forward_floats(self, rows: Sequence[Sequence[float]]) -> list[list[float]]:
+        """The outputs for many rows as plain numbers: no graph is built (for metrics and
+        prediction), with the fused path's arithmetic, so the numbers are the same."""
+        layers = [
+            (
+                [[w.data for w in ws] for ws in layer._ws],
+                [b.data for b in layer._bs],
+                layer.activation,
+            )
+            for layer in self.layers
+        ]
+        outs = []
+        for x in rows:
+            for ws, bs, act in layers:
+                x = [
+                    activate_float(sum(map(mul, w, x), b), act) for w, b in zip(ws, bs, strict=True)
+                ]
+            outs.append(x)
+        return outs
 
     def state_dict(self) -> dict:
         """The architecture and weights as plain JSON-able data."""

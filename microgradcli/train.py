@@ -23,7 +23,6 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from operator import mul
 from pathlib import Path
 from typing import Any
 
@@ -101,38 +100,6 @@ def _prepare_run_dir(run_dir: Path, force: bool) -> None:
         (run_dir / e).unlink()
 
 
-# -- the model's numbers without building a graph (validation, metrics) ------------------------
-def _act(x: float, activation: str) -> float:
-    # The same arithmetic as the engine's ops, so the numbers match exactly.
-    if activation == "linear":
-        return x
-    if activation == "relu":
-        return x if x > 0.0 else 0.0
-    if activation == "tanh":
-        return math.tanh(x)
-    if x >= 0.0:
-        return 1.0 / (1.0 + math.exp(-x))
-    z = math.exp(x)
-    return z / (1.0 + z)
-
-
-def _forward_floats(model: MLP, rows: Sequence[Sequence[float]]) -> list[list[float]]:
-    layers = [
-        (
-            [[w.data for w in n.w] for n in layer.neurons],
-            [n.b.data for n in layer.neurons],
-            layer.activation,
-        )
-        for layer in model.layers
-    ]
-    outs = []
-    for x in rows:
-        for ws, bs, act in layers:
-            x = [_act(sum(map(mul, w, x), b), act) for w, b in zip(ws, bs, strict=True)]
-        outs.append(x)
-    return outs
-
-
 def _correct(outs: Sequence[float], t, task: str, threshold: float) -> bool:
     if task == "multiclass":
         return max(range(len(outs)), key=outs.__getitem__) == t
@@ -150,7 +117,7 @@ def evaluate(
 ) -> tuple[float, float | None]:
     """(loss, accuracy) of a model on prepared inputs and encoded targets; accuracy is
     None for regression. The loss is the data loss, without the L2 penalty."""
-    outs = _forward_floats(model, inputs)
+    outs = model.forward_floats(inputs)
     per = [
         sample_loss(loss, [Value(o) for o in out], t).data
         for out, t in zip(outs, targets, strict=True)
