@@ -30,8 +30,6 @@ __all__ = [
     "parse_override",
 ]
 
-SOURCES = ("inline", "csv", "moons", "circles", "xor", "blobs", "spiral")
-GENERATORS = ("moons", "circles", "xor", "blobs", "spiral")
 MAX_ERRORS = 5  # validation errors reported at once; the rest are counted
 _NUMBERS = (  # numeric keys of every section, where true/false must not pass as 1/0
     *("seed", "val_split", "n_samples", "noise", "factor", "classes", "x", "hidden", "target"),
@@ -180,6 +178,7 @@ _DATA_MODELS: dict[str, type[_Section]] = {
     "blobs": BlobsData,
     "spiral": SpiralData,
 }
+SOURCES = tuple(_DATA_MODELS)  # the `data.source` choices
 
 
 # -- model, train, output ---------------------------------------------------------------

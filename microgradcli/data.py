@@ -53,7 +53,6 @@ class Dataset:
     train_index: list[int]
     val_index: list[int]
     normalize: dict[str, list[float]] | None = None
-    source: str = ""
     n_outputs: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -423,5 +422,4 @@ def load_dataset(config: Config, base_dir: str | Path | None = None) -> Dataset:
         train_index=train_index,
         val_index=val_index,
         normalize=normalize,
-        source=d.source,
     )
