@@ -207,7 +207,9 @@ def read_csv(
         raise InputError(f"{path}: no such data file (data.path)") from None
     except IsADirectoryError:
         raise InputError(f"{path}: is a folder, not a CSV file (data.path)") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
+    except csv.Error as e:
+        raise InputError(f"{path}: not valid CSV ({e})") from None
+    except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: cannot read the CSV file ({e})") from None
     if not numbered:
         raise InputError(f"{path}: the CSV file is empty")
@@ -242,7 +244,9 @@ def read_csv(
     labels: list = []
     for line, row in numbered:
         if len(row) != width:
-            raise InputError(f"{path}:{line}: expected {width} fields, found {len(row)}")
+            raise InputError(
+                f"{path}:{line}: row has {len(row)} values; the file has {width} columns"
+            )
         values = []
         for j, cell in enumerate(row):
             if j == t:

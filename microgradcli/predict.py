@@ -18,7 +18,6 @@ from typing import Any
 
 from microgradcli.checkpoint import Checkpoint
 from microgradcli.errors import InputError
-from microgradcli.fileio import read_text
 
 __all__ = [
     "Dataset",
@@ -275,70 +274,24 @@ def class_index(ckpt: Checkpoint, label: Any, where: str) -> int:
     raise InputError(f"{where}: label {label!r} is not one of the model's classes ({shown})")
 
 
-def _read_csv_dataset(path: Path, ckpt: Checkpoint, target: Any) -> Dataset:
-    """A CSV dataset: the model's feature columns as inputs, the target column as labels."""
-    text = read_text(
-        path,
-        "data file",
-        folder_hint="give a config (.yaml) or a CSV file",
-        encoding="utf-8-sig",
-    )
-    try:
-        rows = [
-            (i, r)
-            for i, r in enumerate(csv.reader(text.splitlines()), 1)
-            if any(c.strip() for c in r)
-        ]
-    except csv.Error as e:
-        raise InputError(f"{path}: not valid CSV ({e})") from None
-    if not rows:
-        raise InputError(f"{path}: the data file is empty")
-    # A comma at the end of every line (as some spreadsheets write) is not an empty column.
-    if all(len(r) > 1 and not r[-1].strip() for _, r in rows):
-        rows = [(i, r[:-1]) for i, r in rows]
-    header: list[str] | None = None
-    first = rows[0][1]
-    if not all(_is_number(c) for c in first[:-1]) or (
-        target is not None and isinstance(target, str) and target in [c.strip() for c in first]
-    ):
-        header = [c.strip() for c in first]
-        rows = rows[1:]
-    width = len(header) if header else len(first)
-    names = feature_names(ckpt)
-    # which column is the target
-    if target is None:
-        t = width - 1
-    elif isinstance(target, int) or (isinstance(target, str) and target.lstrip("-").isdigit()):
-        t = int(target)
-        t = t + width if t < 0 else t
-        if not 0 <= t < width:
-            raise InputError(
-                f"{path}: target column {target} is out of range (it has {width} columns)"
-            )
-    else:
-        if header is None or target not in header:
-            raise InputError(f"{path}: no column named {target!r} for the target (data.target)")
-        t = header.index(target)
-    if header and ckpt.features and all(f in header for f in ckpt.features):
-        cols = [header.index(f) for f in ckpt.features]
-    else:
-        cols = [j for j in range(width) if j != t]
-    if len(cols) != ckpt.nin:
+def _read_csv_dataset(path: Path, ckpt: Checkpoint, data: dict) -> Dataset:
+    """A CSV dataset read exactly as training reads it (data.read_csv, with the model's
+    data.target, data.header and data.delimiter), its columns put in the model's order."""
+    from microgradcli.data import read_csv  # pydantic, via config: only for eval
+
+    x, y, names = read_csv(path, data.get("target"), data.get("header"), data.get("delimiter", ","))
+    if ckpt.features and names != ckpt.features and set(ckpt.features) <= set(names):
+        cols = [names.index(f) for f in ckpt.features]
+        x = [[row[j] for j in cols] for row in x]
+        names = list(ckpt.features)
+    if len(names) != ckpt.nin:
         raise InputError(
-            f"{path}: {len(cols)} feature column{'s' if len(cols) != 1 else ''} besides the "
-            f"target; the model takes {ckpt.nin} ({', '.join(names)})"
+            f"{path}: {len(names)} feature column{'s' if len(names) != 1 else ''} besides the "
+            f"target; the model takes {ckpt.nin} ({', '.join(feature_names(ckpt))})"
         )
-    x, y = [], []
-    for lineno, cells in rows:
-        where = f"{path}:{lineno}"
-        if len(cells) != width:
-            raise InputError(f"{where}: row has {len(cells)} values; the file has {width} columns")
-        x.append([_number(cells[j], f"{where}: column {j + 1}") for j in cols])
-        cell = cells[t].strip()
-        y.append(_number(cell, f"{where}: column {t + 1}") if ckpt.task == "regression" else cell)
-    if not x:
-        raise InputError(f"{path}: the data file has a header but no rows")
-    return Dataset(x, y, str(path), [header[j] for j in cols] if header else None)
+    if ckpt.task == "regression":
+        y = [float(v) if not isinstance(v, str) else _number(v, f"{path}: target") for v in y]
+    return Dataset(x, y, str(path), names)
 
 
 def read_dataset(source: str | Path, ckpt: Checkpoint, split: str = "all") -> Dataset:
@@ -360,11 +313,11 @@ def read_dataset(source: str | Path, ckpt: Checkpoint, split: str = "all") -> Da
         raise InputError(
             f"--split {split} needs a config (its data.val_split); {source} is a CSV file"
         )
-    target = None
+    data: dict = {}
     if isinstance(ckpt.config, dict) and isinstance(ckpt.config.get("data"), dict):
         if ckpt.config["data"].get("source") == "csv":
-            target = ckpt.config["data"].get("target")
-    return _read_csv_dataset(path, ckpt, target)
+            data = ckpt.config["data"]
+    return _read_csv_dataset(path, ckpt, data)
 
 
 def training_dataset(ckpt: Checkpoint) -> Dataset | None:

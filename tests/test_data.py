@@ -134,7 +134,7 @@ def test_csv_relative_path_against_base_dir(tmp_path):
     "text, target, message",
     [
         ("a,b,y\n1,2,0\n1,x,1\n", None, "t.csv:3: column 'b' must be a finite number, got 'x'"),
-        ("a,b,y\n1,2,0\n1,2\n", None, "t.csv:3: expected 3 fields, found 2"),
+        ("a,b,y\n1,2,0\n1,2\n", None, "t.csv:3: row has 2 values; the file has 3 columns"),
         ("a,b,y\n1,2,0\n1,nan,1\n", None, "t.csv:3: column 'b' must be a finite number"),
         ("a,b,y\n1,2,0\n1,2, \n", None, "t.csv:3: the target column 'y' is empty"),
         ("a,b,y\n1,2,0\n", "z", "data.target 'z' is not a column (columns: a, b, y)"),

@@ -254,3 +254,21 @@ def test_rows_round_trip_through_csv_and_json_lines(tmp_path_factory, rows):
     (d / "r.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     for name in ("r.csv", "r.jsonl"):
         assert [r.values for r in read_rows(d / name, 2)] == rows
+
+
+def test_eval_reads_a_csv_as_training_did(tmp_path):
+    """The training config's delimiter, header and target apply: one CSV reader for both."""
+    data = {"source": "csv", "path": "t.csv", "delimiter": ";", "target": "label", "header": True}
+    ckpt = Checkpoint(
+        model=MLP(2, [4, 1], rng=random.Random(0)),
+        task="binary",
+        classes=[0, 1],
+        features=["b", "a"],
+        config={"data": data},
+    )
+    (tmp_path / "t.csv").write_text("a;label;b\n1;0;2\n3;1;4\n")
+    ds = read_dataset(tmp_path / "t.csv", ckpt)
+    assert ds.x == [[2.0, 1.0], [4.0, 3.0]]  # the model's feature order, not the file's
+    assert [int(v) for v in ds.y] == [0, 1]
+    res = evaluate(ckpt, ds)
+    assert res["accuracy"] is not None and res["rows"] == 2
