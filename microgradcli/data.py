@@ -20,6 +20,7 @@ from typing import Any
 from microgradcli.checkpoint import normalize_row
 from microgradcli.config import Config, CsvData, InlineData
 from microgradcli.errors import InputError
+from microgradcli.losses import binary_target
 
 __all__ = [
     "Dataset",
@@ -347,10 +348,7 @@ def detect_task(y: list, loss: str) -> tuple[str, list | None, list, float]:
             fix = "for real-valued targets use train.loss mse"
         raise InputError(f"train.loss {loss} is for two classes, but the data has {what}; {fix}")
     neg = classes[0]
-    if loss == "bce":
-        targets = [0.0 if v == neg else 1.0 for v in y]
-    else:  # hinge, and mse on two string labels: +-1
-        targets = [-1.0 if v == neg else 1.0 for v in y]
+    targets = [binary_target(loss, classes, 0 if v == neg else 1) for v in y]
     return "binary", classes, targets, 0.0
 
 

@@ -57,6 +57,17 @@ def cross_entropy(zs: Sequence[Value], t: int) -> Value:
     return Value(lse - data[t], tuple(zs), "xent", local)
 
 
+def binary_target(loss: str, classes: Sequence, index: int) -> float:
+    """The number a binary model is trained towards for class `index` (0 or 1):
+    0/1 for bce (on logits), the label itself for mse on -1/1 or 0/1 labels, else -1/+1."""
+    if loss == "bce":
+        return float(index)
+    numeric = all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in classes)
+    if loss == "mse" and numeric:
+        return float(classes[index])
+    return 1.0 if index == 1 else -1.0
+
+
 def sample_loss(loss: str, outs: Sequence[Value], target) -> Value:
     """The named loss of one sample's outputs against its encoded target."""
     if loss == "cross_entropy":

@@ -18,6 +18,7 @@ from typing import Any
 
 from microgradcli.checkpoint import Checkpoint
 from microgradcli.errors import InputError
+from microgradcli.losses import binary_target
 
 __all__ = [
     "Dataset",
@@ -355,14 +356,7 @@ def _config_dataset(
 
 def _target(ckpt: Checkpoint, loss: str, idx: int) -> float:
     """The number a binary class was trained towards, as mg's data module encodes it."""
-    if loss == "hinge":
-        return 1.0 if idx == 1 else -1.0
-    if loss == "bce":
-        return float(idx)
-    classes = ckpt.classes or [-1, 1]
-    if all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in classes):
-        return float(classes[idx])  # mse on -1/1 or 0/1 labels: the label itself
-    return 1.0 if idx == 1 else -1.0
+    return binary_target(loss, ckpt.classes or [-1, 1], idx)
 
 
 def default_loss(ckpt: Checkpoint) -> str:
