@@ -51,6 +51,13 @@ class Checkpoint:
     def nin(self) -> int:
         return self.model.nin
 
+    @property
+    def input_names(self) -> list[str]:
+        """The model's input names: the saved feature names, else x1, x2, ..."""
+        if self.features and len(self.features) == self.nin:
+            return [str(f) for f in self.features]
+        return [f"x{i}" for i in range(1, self.nin + 1)]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": FORMAT,

@@ -1009,8 +1009,7 @@ def model_graph(ckpt, row: Iterable[float], source: str = "model") -> tuple[list
             f"the model expects {ckpt.nin} input values, got {len(row)}; "
             f"give --input with {ckpt.nin} comma-separated numbers"
         )
-    features = ckpt.features if ckpt.features and len(ckpt.features) == ckpt.nin else None
-    names = [str(f) for f in features] if features else [f"x{i}" for i in range(1, ckpt.nin + 1)]
+    names = ckpt.input_names
     try:
         x = ckpt.prepare(row)
     except (ZeroDivisionError, KeyError, TypeError, ValueError) as e:

@@ -377,7 +377,7 @@ def boundary_data(
         classes = [str(i) for i in range(ckpt.model.nouts[-1])]
     else:
         classes = []
-    features = ckpt.features if ckpt.features and len(ckpt.features) == 2 else ["x1", "x2"]
+    features = ckpt.input_names  # the boundary is drawn for 2-input models only
     pl = None if point_labels is None else np.asarray(point_labels)
     scores = out.reshape(*shape, -1) if ckpt.task == "multiclass" else None
     return BoundaryData(xs, ys, labels, value, pts, pl, classes, [str(f) for f in features], scores)

@@ -45,10 +45,8 @@ class Row:
 
 
 def feature_names(ckpt: Checkpoint) -> list[str]:
-    """The model's input names: the saved feature names, else x1, x2, ..."""
-    if ckpt.features and len(ckpt.features) == ckpt.nin:
-        return [str(f) for f in ckpt.features]
-    return [f"x{i}" for i in range(1, ckpt.nin + 1)]
+    """The model's input names (Checkpoint.input_names)."""
+    return ckpt.input_names
 
 
 # -- reading input rows ------------------------------------------------------------------
