@@ -76,3 +76,13 @@ def refuse_binary_on_terminal(fmt: str, to_stdout: bool, example: str) -> None:
         raise InputError(
             f"PNG is binary and stdout is a terminal; write it to a file with -o {example}"
         )
+
+
+def read_stdin_text() -> str:
+    """All of stdin as text, or an InputError when it is not UTF-8."""
+    from microgradcli.errors import InputError
+
+    try:
+        return sys.stdin.read()
+    except UnicodeDecodeError:
+        raise InputError("stdin is not UTF-8 text") from None

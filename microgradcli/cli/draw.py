@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-import sys
 from pathlib import Path
 
 import typer
 
 from microgradcli.assignments import merge, parse_assignments
 from microgradcli.cli._app import ExprCommand, app
-from microgradcli.cli._common import refuse_binary_on_terminal, warn_unused
+from microgradcli.cli._common import read_stdin_text, refuse_binary_on_terminal, warn_unused
 from microgradcli.errors import InputError
 from microgradcli.fileio import write_output
 
@@ -110,10 +109,7 @@ def _expression_graph(text: str, at: list[str]):
     if "-" in at:
         raise InputError("mg draw draws one graph: --at - (one set per line) is for mg grad")
     if text == "-":
-        try:
-            text = sys.stdin.read().strip()
-        except UnicodeDecodeError:
-            raise InputError("stdin is not UTF-8 text") from None
+        text = read_stdin_text().strip()
         if not text:
             raise InputError("EXPR is '-' but stdin holds no expression")
     expression = parse_expression(text)

@@ -8,7 +8,7 @@ import typer
 
 from microgradcli.assignments import merge, parse_assignments, parse_line
 from microgradcli.cli._app import ExprCommand, app
-from microgradcli.cli._common import emit, emit_json, warn, warn_unused
+from microgradcli.cli._common import emit, emit_json, read_stdin_text, warn, warn_unused
 from microgradcli.errors import InputError, MathDomainError, MgError
 
 _AT_HELP = (
@@ -55,7 +55,7 @@ def grad(
     if expr == "-":
         if stream:
             raise InputError("EXPR and --at cannot both be '-' (stdin); give one of them inline")
-        expr = _read_stdin_text().strip()
+        expr = read_stdin_text().strip()
     expression = parse_expression(expr)
     fixed: dict[str, float] = {}
     for text in at or []:
@@ -88,13 +88,6 @@ def grad(
 
 
 # -- input ---------------------------------------------------------------------------
-
-
-def _read_stdin_text() -> str:
-    try:
-        return sys.stdin.read()
-    except UnicodeDecodeError:
-        raise InputError("stdin is not UTF-8 text") from None
 
 
 def _stdin_lines():
