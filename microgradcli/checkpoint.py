@@ -84,23 +84,40 @@ class Checkpoint:
         """Apply the saved normalisation to one raw input row."""
         return normalize_row(row, self.normalize)
 
+    @property
+    def class_list(self) -> list:
+        """The labels in output order: the saved classes, else -1/1 for binary models,
+        0..k-1 for multi-class ones, and none for regression."""
+        if self.classes:
+            return list(self.classes)
+        if self.task == "binary":
+            return [-1, 1]
+        if self.task == "multiclass":
+            return list(range(self.model.nouts[-1]))
+        return []
+
+    def decide(self, outs: list[float]) -> int | None:
+        """The predicted class index for raw outputs (None for regression): the largest
+        output for multi-class, output > threshold (class 1) for binary."""
+        if self.task == "multiclass":
+            return max(range(len(outs)), key=outs.__getitem__)
+        if self.task == "binary":
+            return 1 if outs[0] > self.threshold else 0
+        return None
+
     def predict(self, row: list[float]) -> dict[str, Any]:
         """{"output": raw output(s), "label": predicted label or None} for one raw row."""
         if len(row) != self.nin:
             raise InputError(f"expected {self.nin} input values, got {len(row)}")
         outs = self.model.forward_floats([self.prepare(row)])[0]
+        index = self.decide(outs)
+        label = None if index is None else self.class_list[index]
         if self.task == "multiclass":
             top = max(outs)
             exps = [math.exp(o - top) for o in outs]
             total = sum(exps)
-            best = max(range(len(outs)), key=outs.__getitem__)
-            label = self.classes[best] if self.classes else best
             return {"output": outs, "label": label, "probabilities": [e / total for e in exps]}
-        out = outs[0]
-        if self.task == "binary":
-            neg, pos = self.classes if self.classes else (-1.0, 1.0)
-            return {"output": out, "label": pos if out > self.threshold else neg}
-        return {"output": out, "label": None}
+        return {"output": outs[0], "label": label}
 
 
 def normalize_row(row: list[float], normalize: dict[str, list[float]] | None) -> list[float]:

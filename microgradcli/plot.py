@@ -292,12 +292,6 @@ def grid_forward(ckpt: Checkpoint, x: np.ndarray) -> np.ndarray:
     return z
 
 
-def _label_index(ckpt: Checkpoint, result: dict[str, Any]) -> int:
-    if ckpt.task == "multiclass":
-        return int(np.argmax(result["output"]))
-    return 1 if result["label"] == (ckpt.classes or [-1.0, 1.0])[1] else 0
-
-
 def grid_labels(ckpt: Checkpoint, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Class index per row (binary: 1 = classes[1]), as Checkpoint.predict decides it."""
     out = grid_forward(ckpt, x) if out is None else out
@@ -311,7 +305,8 @@ def grid_labels(ckpt: Checkpoint, x: np.ndarray, out: np.ndarray | None = None) 
     close |= ~np.isfinite(out).all(axis=1)
     # A point on (or within rounding of) the boundary: ask the engine itself.
     for i in np.flatnonzero(close):
-        labels[i] = _label_index(ckpt, ckpt.predict([float(v) for v in x[i]]))
+        out_i = ckpt.predict([float(v) for v in x[i]])["output"]
+        labels[i] = ckpt.decide(out_i if ckpt.task == "multiclass" else [out_i])
     return labels
 
 
@@ -369,14 +364,7 @@ def boundary_data(
             value = (e.max(axis=1) / e.sum(axis=1)).reshape(shape)
         else:
             value = out[:, 0].reshape(shape)
-    if ckpt.classes:
-        classes = [format_label(c) for c in ckpt.classes]
-    elif ckpt.task == "binary":
-        classes = ["-1", "1"]
-    elif ckpt.task == "multiclass":
-        classes = [str(i) for i in range(ckpt.model.nouts[-1])]
-    else:
-        classes = []
+    classes = [format_label(c) for c in ckpt.class_list]
     features = ckpt.input_names  # the boundary is drawn for 2-input models only
     pl = None if point_labels is None else np.asarray(point_labels)
     scores = out.reshape(*shape, -1) if ckpt.task == "multiclass" else None

@@ -250,7 +250,7 @@ def _same_label(a: Any, b: Any) -> bool:
 
 def class_index(ckpt: Checkpoint, label: Any, where: str) -> int:
     """The position of a raw label among the checkpoint's classes."""
-    classes = ckpt.classes if ckpt.classes else ([-1.0, 1.0] if ckpt.task == "binary" else [])
+    classes = ckpt.class_list
     for i, c in enumerate(classes):
         if _same_label(c, label):
             return i
@@ -354,7 +354,7 @@ def _config_dataset(
 
 def _target(ckpt: Checkpoint, loss: str, idx: int) -> float:
     """The number a binary class was trained towards, as mg's data module encodes it."""
-    return binary_target(loss, ckpt.classes or [-1, 1], idx)
+    return binary_target(loss, ckpt.class_list, idx)
 
 
 def default_loss(ckpt: Checkpoint) -> str:
@@ -394,23 +394,19 @@ def evaluate(ckpt: Checkpoint, data: Dataset, loss: str | None = None) -> dict[s
         result["mae"] = math.fsum(abs(e) for e in errors) / n
         result["confusion"] = None
         return result
-    classes = ckpt.classes if ckpt.classes else ([-1, 1] if ckpt.task == "binary" else None)
-    k = len(classes) if classes else ckpt.model.nouts[-1]
+    classes = ckpt.class_list
+    k = len(classes)
     matrix = [[0] * k for _ in range(k)]
     correct = 0
     for i, (row, label) in enumerate(zip(data.x, data.y, strict=True)):
         idx = class_index(ckpt, label, f"{data.name}: row {i + 1}")
         r = ckpt.predict(row)
         outs = r["output"] if ckpt.task == "multiclass" else [r["output"]]
-        if ckpt.task == "multiclass":
-            pred = max(range(len(outs)), key=outs.__getitem__)
-            target: Any = idx
-        else:
-            pred = 1 if _same_label(classes[1], r["label"]) else 0
-            target = _target(ckpt, loss, idx)
+        pred = ckpt.decide(outs)
+        target: Any = idx if ckpt.task == "multiclass" else _target(ckpt, loss, idx)
         matrix[idx][pred] += 1
         correct += idx == pred
         per.append(sample_loss(loss, [Value(o) for o in outs], target).data)
     result.update(loss=math.fsum(per) / n, accuracy=correct / n, correct=correct)
-    result["confusion"] = {"labels": list(classes) if classes else list(range(k)), "matrix": matrix}
+    result["confusion"] = {"labels": classes, "matrix": matrix}
     return result
