@@ -29,12 +29,12 @@ from typing import Any
 from microgradcli.checkpoint import Checkpoint, load_checkpoint
 from microgradcli.config import Config, config_dict, dump_config
 from microgradcli.data import Dataset, load_dataset
-from microgradcli.engine import Value
 from microgradcli.errors import InputError, JobFailed, MathDomainError
 from microgradcli.fileio import write_atomic
 from microgradcli.losses import l2_penalty, sample_loss, total
 from microgradcli.nn import MLP
 from microgradcli.optim import learning_rate, make_optimizer
+from microgradcli.tasks import Task
 
 __all__ = ["RUN_FILES", "TrainResult", "build_model", "evaluate", "resolve_run_dir", "train"]
 
@@ -100,35 +100,13 @@ def _prepare_run_dir(run_dir: Path, force: bool) -> None:
         (run_dir / e).unlink()
 
 
-def _correct(outs: Sequence[float], t, task: str, threshold: float) -> bool:
-    if task == "multiclass":
-        return max(range(len(outs)), key=outs.__getitem__) == t
-    return (outs[0] > threshold) == (t == 1.0)
-
-
 def evaluate(
-    model: MLP,
-    inputs: Sequence[Sequence[float]],
-    targets: Sequence,
-    loss: str,
-    task: str,
-    threshold: float = 0.0,
-    reduction: str = "mean",
+    model: MLP, inputs: Sequence, targets: Sequence, task: Task, loss: str, reduction: str = "mean"
 ) -> tuple[float, float | None]:
     """(loss, accuracy) of a model on prepared inputs and encoded targets; accuracy is
     None for regression. The loss is the data loss, without the L2 penalty."""
-    outs = model.forward_floats(inputs)
-    per = [
-        sample_loss(loss, [Value(o) for o in out], t).data
-        for out, t in zip(outs, targets, strict=True)
-    ]
-    value = math.fsum(per)
-    if reduction == "mean":
-        value /= len(per)
-    if task == "regression":
-        return value, None
-    right = sum(_correct(o, t, task, threshold) for o, t in zip(outs, targets, strict=True))
-    return value, right / len(outs)
+    m = task.metrics(model.forward_floats(inputs), targets, loss, reduction)
+    return m["loss"], m["accuracy"]
 
 
 def build_model(config: Config, ds: Dataset) -> MLP:
@@ -316,8 +294,6 @@ class _Run:
             model=model,
             task=self.ds.task,
             config=config_dict(self.config),
-            classes=self.ds.classes,
-            threshold=self.ds.threshold,
             normalize=self.ds.normalize,
             features=self.ds.features,
             epoch=epoch,
@@ -333,7 +309,7 @@ class _Run:
         best = self.best
         s = {
             "name": self.config.name,
-            "task": self.ds.task,
+            "task": self.ds.task.name,
             "stopped": stopped,
             "reason": reason,
             "epochs": last.get("epoch", self.start),
@@ -365,7 +341,7 @@ class _Run:
 
     def step(self, xs, ts, lr: float) -> tuple[float, int]:
         """Forward, loss, one backward, one update; (summed data loss, correct count)."""
-        tc, task, threshold, params = self.tc, self.ds.task, self.ds.threshold, self.params
+        tc, task, params = self.tc, self.ds.task, self.params
         for p in params:
             p.grad = 0.0
         losses = []
@@ -374,10 +350,7 @@ class _Run:
         for x, t in zip(xs, ts, strict=True):
             outs = model(x)
             losses.append(sample_loss(loss_name, outs, t))
-            if task == "binary":
-                right += (outs[0].data > threshold) == (t == 1.0)
-            elif task == "multiclass":
-                right += _correct([o.data for o in outs], t, task, threshold)
+            right += task.correct([o.data for o in outs], t)
         data_loss = total(losses, tc.reduction)
         obj = data_loss + l2_penalty(params, tc.l2) if tc.l2 else data_loss
         if obj.data - obj.data != 0.0:
@@ -403,7 +376,7 @@ class _Run:
                     "start_epoch": self.start,
                     "epochs": epochs,
                     "run_dir": str(self.run_dir),
-                    "task": ds.task,
+                    "task": ds.task.name,
                     "parameters": len(self.params),
                     "samples": {"train": n, "val": len(self.x_val)},
                 }
@@ -439,7 +412,7 @@ class _Run:
             val_loss = val_acc = None
             if failure is None and not interrupted and self.x_val:
                 val_loss, val_acc = evaluate(
-                    self.model, self.x_val, self.t_val, tc.loss, ds.task, ds.threshold, tc.reduction
+                    self.model, self.x_val, self.t_val, ds.task, tc.loss, tc.reduction
                 )
                 if not math.isfinite(val_loss):
                     failure = f"the validation loss became {val_loss}"
@@ -465,7 +438,7 @@ class _Run:
             record = {
                 "epoch": epoch,
                 "loss": train_loss,
-                "accuracy": right / n if ds.task != "regression" else None,
+                "accuracy": right / n if ds.task.classifier else None,
                 "val_loss": val_loss,
                 "val_accuracy": val_acc,
                 "lr": lr,
