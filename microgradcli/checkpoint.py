@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from microgradcli import __version__
+from microgradcli.engine import lsum
 from microgradcli.errors import InputError
 from microgradcli.fileio import read_text, write_atomic
 from microgradcli.nn import MLP
@@ -115,7 +116,7 @@ class Checkpoint:
         if self.task == "multiclass":
             top = max(outs)
             exps = [math.exp(o - top) for o in outs]
-            total = sum(exps)
+            total = lsum(exps)
             return {"output": outs, "label": label, "probabilities": [e / total for e in exps]}
         return {"output": outs[0], "label": label}
 

@@ -29,7 +29,7 @@ from typing import Any
 from microgradcli.checkpoint import Checkpoint, load_checkpoint
 from microgradcli.config import Config, config_dict, dump_config
 from microgradcli.data import Dataset, load_dataset
-from microgradcli.engine import Value
+from microgradcli.engine import Value, lsum
 from microgradcli.errors import InputError, JobFailed, MathDomainError
 from microgradcli.fileio import write_atomic
 from microgradcli.losses import l2_penalty, sample_loss, total
@@ -127,7 +127,9 @@ def evaluate(
         value /= len(per)
     if task == "regression":
         return value, None
-    right = sum(_correct(o, t, task, threshold) for o, t in zip(outs, targets, strict=True))
+    right = sum(
+        _correct(o, t, task, threshold) for o, t in zip(outs, targets, strict=True)
+    )  # integer sum
     return value, right / len(outs)
 
 
@@ -384,7 +386,7 @@ class _Run:
             raise MathDomainError(f"the loss became {obj.data}")
         obj.backward()
         self.opt.step(lr)
-        s = sum(p.data for p in params)
+        s = lsum(p.data for p in params)
         if s - s != 0.0:
             raise MathDomainError("a weight became infinite or NaN after the update")
         return data_loss.data * (len(xs) if tc.reduction == "mean" else 1.0), right
