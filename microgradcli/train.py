@@ -35,10 +35,11 @@ from microgradcli.fileio import write_atomic
 from microgradcli.losses import l2_penalty, sample_loss, total
 from microgradcli.nn import MLP
 from microgradcli.optim import learning_rate, make_optimizer
+from microgradcli.snapshots import SNAPSHOTS, SnapshotWriter
 
 __all__ = ["RUN_FILES", "TrainResult", "build_model", "evaluate", "resolve_run_dir", "train"]
 
-RUN_FILES = ("config.yaml", "log.jsonl", "model.json", "summary.json")
+RUN_FILES = ("config.yaml", "log.jsonl", "model.json", "summary.json", SNAPSHOTS)
 LOG_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "time")
 
 
@@ -258,6 +259,7 @@ def train(
         ) from None
     write_atomic(run_dir / "config.yaml", dump_config(config))
     run.log = _Log(run_dir / "log.jsonl", run.kept)
+    run.snapshots = SnapshotWriter(run_dir / SNAPSHOTS, config.output.snapshot_every, run.start)
     # The engine makes no reference cycles (a step's graph is freed by reference counting
     # as soon as the step ends), so the cyclic collector would only rescan the ~10^5
     # live nodes of each step again and again for nothing: off while training.
@@ -267,6 +269,7 @@ def train(
         return run.loop(on_start, on_epoch, should_stop)
     finally:
         run.log.close()
+        run.snapshots.close()
         if gc_was_on:
             gc.enable()
 
@@ -290,6 +293,7 @@ class _Run:
         self.best_state = None  # (weights, optimizer state, epoch) when patience is on
         self.history: list[dict] = []
         self.log: _Log
+        self.snapshots: SnapshotWriter
 
     def restore(self, ckpt: Checkpoint, path: Path) -> None:
         """Continue from a checkpoint: weights, optimiser state, epoch, log, best so far."""
@@ -410,6 +414,11 @@ class _Run:
                     "samples": {"train": n, "val": len(self.x_val)},
                 }
             )
+        if self.start == 0 and self.snapshots.every:  # the movie's first frame: the start
+            loss0, acc0 = evaluate(
+                self.model, self.x_train, self.t_train, tc.loss, ds.task, ds.threshold, tc.reduction
+            )
+            self.snapshots.write(0, {"loss": loss0, "accuracy": acc0}, self.model)
         t0 = time.perf_counter()
         stopped, reason = "completed", f"trained all {epochs} epochs"
         epoch = self.start
@@ -474,6 +483,7 @@ class _Run:
                 "time": round(time0 + time.perf_counter() - t0, 4),
             }
             self.log.write(record)
+            self.snapshots.epoch_done(epoch, record, self.model)
             self.history.append(record)
             if on_epoch is not None:
                 on_epoch(record)
@@ -501,6 +511,8 @@ class _Run:
 
         if stopped == "interrupted":
             reason = f"interrupted after epoch {epoch} of {epochs}"
+        if epoch > self.start:  # the movie's last frame: where it stopped
+            self.snapshots.write(epoch, self.history[-1], self.model)
         ck = self.save(epoch)
         s = self.summarize(stopped, reason, ck, time.perf_counter() - t0)
         return TrainResult(
