@@ -259,9 +259,9 @@ class Multiclass(Task):
         """softmax(outs), computed stably."""
         top = max(outs)
         exps = [math.exp(o - top) for o in outs]
-        total = 0.0
-        for e in exps:  # left to right, as every sum that reaches a result
-            total += e
+        from microgradcli.engine import lsum
+
+        total = lsum(exps)
         return [e / total for e in exps]
 
     def result(self, outs: Sequence[float]) -> dict[str, Any]:

@@ -29,16 +29,18 @@ from typing import Any
 from microgradcli.checkpoint import Checkpoint, load_checkpoint
 from microgradcli.config import Config, config_dict, dump_config
 from microgradcli.data import Dataset, load_dataset
+from microgradcli.engine import lsum
 from microgradcli.errors import InputError, JobFailed, MathDomainError
 from microgradcli.fileio import write_atomic
 from microgradcli.losses import l2_penalty, sample_loss, total
 from microgradcli.nn import MLP
 from microgradcli.optim import learning_rate, make_optimizer
+from microgradcli.snapshots import SNAPSHOTS, SnapshotWriter
 from microgradcli.tasks import Task
 
 __all__ = ["RUN_FILES", "TrainResult", "build_model", "evaluate", "resolve_run_dir", "train"]
 
-RUN_FILES = ("config.yaml", "log.jsonl", "model.json", "summary.json")
+RUN_FILES = ("config.yaml", "log.jsonl", "model.json", "summary.json", SNAPSHOTS)
 LOG_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "time")
 
 
@@ -234,6 +236,7 @@ def train(
         ) from None
     write_atomic(run_dir / "config.yaml", dump_config(config))
     run.log = _Log(run_dir / "log.jsonl", run.kept)
+    run.snapshots = SnapshotWriter(run_dir / SNAPSHOTS, config.output.snapshot_every, run.start)
     # The engine makes no reference cycles (a step's graph is freed by reference counting
     # as soon as the step ends), so the cyclic collector would only rescan the ~10^5
     # live nodes of each step again and again for nothing: off while training.
@@ -243,6 +246,7 @@ def train(
         return run.loop(on_start, on_epoch, should_stop)
     finally:
         run.log.close()
+        run.snapshots.close()
         if gc_was_on:
             gc.enable()
 
@@ -266,6 +270,7 @@ class _Run:
         self.best_state = None  # (weights, optimizer state, epoch) when patience is on
         self.history: list[dict] = []
         self.log: _Log
+        self.snapshots: SnapshotWriter
 
     def restore(self, ckpt: Checkpoint, path: Path) -> None:
         """Continue from a checkpoint: weights, optimiser state, epoch, log, best so far."""
@@ -357,7 +362,7 @@ class _Run:
             raise MathDomainError(f"the loss became {obj.data}")
         obj.backward()
         self.opt.step(lr)
-        s = sum(p.data for p in params)
+        s = lsum(p.data for p in params)
         if s - s != 0.0:
             raise MathDomainError("a weight became infinite or NaN after the update")
         return data_loss.data * (len(xs) if tc.reduction == "mean" else 1.0), right
@@ -381,6 +386,11 @@ class _Run:
                     "samples": {"train": n, "val": len(self.x_val)},
                 }
             )
+        if self.start == 0 and self.snapshots.every:  # the movie's first frame: the start
+            loss0, acc0 = evaluate(
+                self.model, self.x_train, self.t_train, ds.task, tc.loss, tc.reduction
+            )
+            self.snapshots.write(0, {"loss": loss0, "accuracy": acc0}, self.model)
         t0 = time.perf_counter()
         stopped, reason = "completed", f"trained all {epochs} epochs"
         epoch = self.start
@@ -445,6 +455,7 @@ class _Run:
                 "time": round(time0 + time.perf_counter() - t0, 4),
             }
             self.log.write(record)
+            self.snapshots.epoch_done(epoch, record, self.model)
             self.history.append(record)
             if on_epoch is not None:
                 on_epoch(record)
@@ -472,6 +483,8 @@ class _Run:
 
         if stopped == "interrupted":
             reason = f"interrupted after epoch {epoch} of {epochs}"
+        if epoch > self.start:  # the movie's last frame: where it stopped
+            self.snapshots.write(epoch, self.history[-1], self.model)
         ck = self.save(epoch)
         s = self.summarize(stopped, reason, ck, time.perf_counter() - t0)
         return TrainResult(
