@@ -418,7 +418,9 @@ def load_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) ->
         )
     for key in spec.set:
         if not _KEY.match(key):
-            raise _bad(where(("set", key)), ("set", key), "not a config key path, e.g. data.val_split")
+            raise _bad(
+                where(("set", key)), ("set", key), "not a config key path, e.g. data.val_split"
+            )
     overrides = [*(f"{k}={_yaml_text(v)}" for k, v in spec.set.items()), *overrides]
     try:
         base_cfg, base_dir = load_config(base_path, list(overrides))
@@ -996,7 +998,7 @@ class _Pool:
         self.futures: dict = {}
 
     def running(self) -> int:
-        return sum(1 for f in self.futures if f.running())
+        return sum(1 for f in self.futures if f.running())  # integer sum
 
     def _result(self, f, payload: dict) -> dict:
         try:
@@ -1037,6 +1039,26 @@ class _Pool:
         self.ex.shutdown(wait=True, cancel_futures=True)
 
 
+def _check_reachable(address: str) -> None:
+    """A refused or unroutable tcp:// address fails at once (Dask would retry it until
+    its timeout); other protocols are left to Dask."""
+    m = re.match(r"^(?:tcp://)?\[?([^\[\]/]+?)\]?:(\d+)$", address.strip())
+    if not m:
+        if "://" in address and not address.startswith("tcp://"):
+            return
+        raise InputError(f"--scheduler {address}: expected an address such as tcp://10.0.0.5:8786")
+    host, port = m.group(1), int(m.group(2))
+    try:
+        with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT):
+            pass
+    except OSError as e:
+        reason = e.strerror or str(e) or type(e).__name__
+        raise InputError(
+            f"cannot reach the Dask scheduler at {address} ({reason}); start one with "
+            "`dask scheduler` and check the address, or run locally without --scheduler"
+        ) from None
+
+
 def _dask_versions() -> dict[str, str]:
     return versions()
 
@@ -1056,10 +1078,13 @@ class _Dask:
         self.cluster = None
         self.futures: dict = {}
         if address is not None:
+            _check_reachable(address)
             try:
                 self.client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
-            except (OSError, TimeoutError, ValueError, TypeError) as e:
-                reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+            except Exception as e:  # refused, timed out, or something else answered
+                reason = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+                if not isinstance(e, (OSError, TimeoutError)):
+                    reason = f"what answered is not a Dask scheduler: {reason}"
                 raise InputError(
                     f"cannot reach the Dask scheduler at {address} ({reason}); start one with "
                     "`dask scheduler` and check the address, or run locally without --scheduler"
@@ -1101,7 +1126,7 @@ class _Dask:
 
     def running(self) -> int:
         try:
-            return sum(len(v) for v in self.client.processing().values())
+            return sum(len(v) for v in self.client.processing().values())  # integer sum
         except Exception:
             return 0
 
