@@ -319,15 +319,17 @@ def read_dataset(source: str | Path, ckpt: Checkpoint, split: str = "all") -> Da
     return _read_csv_dataset(path, ckpt, data)
 
 
-def training_dataset(ckpt: Checkpoint) -> Dataset | None:
-    """The data the checkpoint's own config describes (None when it has no config)."""
+def training_dataset(ckpt: Checkpoint, split: str = "all") -> Dataset | None:
+    """The data the checkpoint's own config describes (None when it has no config); `split`
+    picks all, train or val rows as in read_dataset."""
     if not isinstance(ckpt.config, dict) or not ckpt.config.get("data"):
         return None
     from microgradcli.config import config_from_dict
 
     try:
         cfg = config_from_dict(ckpt.config, "the model's config")
-        return _config_dataset(cfg, None, f"the model's training data ({cfg.data.source})", ckpt)
+        name = f"the model's training data ({cfg.data.source})"
+        return _config_dataset(cfg, None, name, ckpt, split)
     except InputError as e:
         raise InputError(f"cannot load the model's training data: {e}; give --data") from None
 
