@@ -65,7 +65,7 @@ def _training_points(ckpt: Any, data: str | None, split: str) -> tuple[list, lis
     """The points to draw and which rows they are: --data's rows, else the data the
     checkpoint's config describes (its train or val rows with --split)."""
     from microgradcli.errors import InputError
-    from microgradcli.predict import class_index, read_dataset, training_dataset
+    from microgradcli.predict import read_dataset, training_dataset
 
     if split not in ("all", "train", "val"):
         raise InputError(f"--split {split!r}: use all, train or val")
@@ -76,9 +76,9 @@ def _training_points(ckpt: Any, data: str | None, split: str) -> tuple[list, lis
         return [], None, ""
     n = len(dataset.x)
     rows = f"all {n} rows" if split == "all" else f"{n} {split} rows"
-    if ckpt.task == "regression":
-        return dataset.x, [float(v) for v in dataset.y], rows
-    labels = [class_index(ckpt, y, f"{dataset.name}: row {i}") for i, y in enumerate(dataset.y, 1)]
+    labels = [
+        ckpt.task.label_value(y, f"{dataset.name}: row {i}") for i, y in enumerate(dataset.y, 1)
+    ]
     return dataset.x, labels, rows
 
 
@@ -174,7 +174,7 @@ def plot_boundary(
         )
         return
     frames = plot.boundary_frames(ckpt, snaps, points, labels, resolution, rows)
-    kind = "Regression surface" if ckpt.task == "regression" else "Decision boundary"
+    kind = "Decision boundary" if ckpt.task.classifier else "Regression surface"
     head = title or f"{kind} — {run}"
     movie = plot.animation_bytes(frames, movie_fmt, head, ckpt.threshold, fps)
     from microgradcli.fileio import write_output
