@@ -34,7 +34,7 @@ MAX_ERRORS = 5  # validation errors reported at once; the rest are counted
 _NUMBERS = (  # numeric keys of every section, where true/false must not pass as 1/0
     *("seed", "val_split", "n_samples", "noise", "factor", "classes", "x", "hidden", "target"),
     *("epochs", "lr", "momentum", "beta2", "eps", "lr_end", "step_size", "gamma"),
-    *("batch_size", "l2", "patience", "min_delta", "checkpoint_every"),
+    *("batch_size", "l2", "patience", "min_delta", "checkpoint_every", "snapshot_every"),
 )
 
 
@@ -272,6 +272,12 @@ class OutputConfig(_Section):
     )
     checkpoint_every: int = Field(
         0, ge=0, description="Write model.json every this many epochs; 0 = only at the end."
+    )
+    snapshot_every: int = Field(
+        0,
+        ge=0,
+        description="Keep the weights every this many epochs (and at the start and the end) "
+        "in snapshots.jsonl, for `mg plot boundary --animate`; 0 = never.",
     )
 
 

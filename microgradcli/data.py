@@ -15,16 +15,14 @@ import math
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from microgradcli.checkpoint import normalize_row
 from microgradcli.config import Config, CsvData, InlineData
 from microgradcli.errors import InputError
-from microgradcli.losses import binary_target
+from microgradcli.tasks import Task, detect
 
 __all__ = [
     "Dataset",
-    "detect_task",
     "generate",
     "load_dataset",
     "read_csv",
@@ -34,34 +32,45 @@ __all__ = [
 
 @dataclass
 class Dataset:
-    """Samples ready for training.
+    """Samples: for training (load_dataset), or rows read for a trained model to evaluate.
 
-    x: raw input rows; y: raw labels as in the data; targets: what the loss compares
-    with (binary: +-1 for hinge and for mse on +-1/string labels, 0/1 for bce and for mse
-    on 0/1 labels; multiclass: the class index; regression: the value).
-    classes: multiclass: class names in output order; binary: [negative, positive] as in
-    the data; regression: None. threshold: binary only, on the raw output.
-    normalize: {"mean": [...], "std": [...]} from the training rows, or None.
+    x: raw input rows; y: raw labels as in the data; features: the input names.
+    task: the task the labels make (tasks.detect), with the classes and the threshold;
+    targets: what the loss compares with (task.encode). Both are None for rows read for
+    a model, whose own task encodes them. train_index, val_index: the split (every row
+    trains when not given); normalize: {"mean": [...], "std": [...]} from the training
+    rows, or None. name: how errors and reports name the data.
     """
 
     x: list[list[float]]
     y: list
-    targets: list
     features: list[str]
-    task: str
-    classes: list | None
-    threshold: float
-    train_index: list[int]
-    val_index: list[int]
+    task: Task | None = None
+    targets: list | None = None
+    train_index: list[int] = field(default_factory=list)
+    val_index: list[int] = field(default_factory=list)
     normalize: dict[str, list[float]] | None = None
-    n_outputs: int = field(init=False)
+    name: str = "data"
 
     def __post_init__(self) -> None:
-        self.n_outputs = len(self.classes) if self.task == "multiclass" else 1
+        if not self.train_index and not self.val_index:
+            self.train_index = list(range(len(self.x)))
 
     @property
     def n_features(self) -> int:
         return len(self.features)
+
+    @property
+    def n_outputs(self) -> int:
+        return self.task.n_outputs
+
+    @property
+    def classes(self) -> list | None:
+        return self.task.classes
+
+    @property
+    def threshold(self) -> float:
+        return self.task.threshold
 
     def prepare(self, row: list[float]) -> list[float]:
         """One raw row, normalised as the model sees it."""
@@ -73,6 +82,19 @@ class Dataset:
 
     def target_list(self, index: list[int]) -> list:
         return [self.targets[i] for i in index]
+
+    def split(self, which: str) -> Dataset:
+        """The rows of one side of the split ("train" or "val"), or all of them ("all"),
+        as raw rows and labels, named for reports."""
+        if which == "all":
+            return Dataset(list(self.x), list(self.y), self.features, name=self.name)
+        index = self.train_index if which == "train" else self.val_index
+        if not index:
+            raise InputError(
+                f"{self.name}: no validation rows (data.val_split is 0); use --split all"
+            )
+        x, y = [self.x[i] for i in index], [self.y[i] for i in index]
+        return Dataset(x, y, self.features, name=f"{self.name} [{which}]")
 
 
 # -- generators -----------------------------------------------------------------------
@@ -296,62 +318,6 @@ def _target_column(target: str | int | None, names: list[str], header: bool, pat
     )
 
 
-# -- tasks ---------------------------------------------------------------------------------
-def _sorted_labels(values: set) -> list:
-    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-        return sorted(values)
-    return sorted(values, key=str)
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def detect_task(y: list, loss: str) -> tuple[str, list | None, list, float]:
-    """(task, classes, encoded targets, threshold) for raw labels and a loss name."""
-    distinct = set(y)
-    if loss == "cross_entropy":
-        for v in y:
-            if _is_number(v) and not float(v).is_integer():
-                raise InputError(
-                    f"train.loss cross_entropy needs class labels (integers or names), "
-                    f"but a label is {v!r}; for real-valued targets use train.loss mse"
-                )
-        classes = _sorted_labels({int(v) if _is_number(v) else v for v in distinct})
-        if len(classes) < 2:
-            raise InputError(
-                f"train.loss cross_entropy needs at least 2 classes; the data has only {classes}"
-            )
-        index = {c: i for i, c in enumerate(classes)}
-        return "multiclass", classes, [index[int(v) if _is_number(v) else v] for v in y], 0.0
-    numeric = all(_is_number(v) for v in y)
-    if loss == "mse" and numeric:
-        if distinct <= {-1, 1} and len(distinct) == 2:
-            return "binary", [-1, 1], [float(v) for v in y], 0.0
-        if distinct <= {0, 1} and len(distinct) == 2:
-            return "binary", [0, 1], [float(v) for v in y], 0.5
-        return "regression", None, [float(v) for v in y], 0.0
-    classes = _sorted_labels(distinct)
-    classes = [int(c) if _is_number(c) and float(c).is_integer() else c for c in classes]
-    if len(classes) != 2:
-        shown = ", ".join(map(str, classes[:6])) + (", ..." if len(classes) > 6 else "")
-        if len(classes) < 2:
-            what = f"only one label ({shown})"
-        else:
-            what = f"{len(classes)} labels ({shown})"
-        fix = (
-            "use train.loss cross_entropy for several classes"
-            if len(classes) > 2
-            else "check the data's labels"
-        )
-        if any(isinstance(c, float) for c in classes):  # real targets, not classes
-            fix = "for real-valued targets use train.loss mse"
-        raise InputError(f"train.loss {loss} is for two classes, but the data has {what}; {fix}")
-    neg = classes[0]
-    targets = [binary_target(loss, classes, 0 if v == neg else 1) for v in y]
-    return "binary", classes, targets, 0.0
-
-
 # -- splits and scaling -----------------------------------------------------------------------
 def split_indices(n: int, val_split: float, seed: int) -> tuple[list[int], list[int]]:
     """Training and validation row indices, by a seeded shuffle (each list sorted)."""
@@ -410,7 +376,7 @@ def load_dataset(config: Config, base_dir: str | Path | None = None) -> Dataset:
             factor=getattr(d, "factor", 0.5),
         )
         features = ["x1", "x2"]
-    task, classes, targets, threshold = detect_task(y, config.train.loss)
+    task, targets = detect(y, config.train.loss)
     train_index, val_index = split_indices(len(x), d.val_split, config.seed)
     normalize = standardize([x[i] for i in train_index]) if d.normalize else None
     return Dataset(
@@ -419,8 +385,6 @@ def load_dataset(config: Config, base_dir: str | Path | None = None) -> Dataset:
         targets=targets,
         features=features,
         task=task,
-        classes=classes,
-        threshold=threshold,
         train_index=train_index,
         val_index=val_index,
         normalize=normalize,

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape, quoteattr
 
-from microgradcli.engine import Value
+from microgradcli.engine import Value, lsum
 from microgradcli.errors import InputError, MgError
 
 __all__ = [
@@ -240,7 +240,7 @@ MONO = "DejaVu Sans Mono, Menlo, Consolas, Liberation Mono, monospace"
 
 def text_width(s: str, size: float = FONT_SIZE) -> float:
     """Width of text in a monospace font (wide East Asian characters count twice)."""
-    n = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
+    n = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)  # integer sum
     return n * CHAR_W * size
 
 
@@ -258,7 +258,7 @@ class Record:
 
     @property
     def w(self) -> float:
-        return sum(self.widths)
+        return lsum(self.widths)
 
 
 @dataclass
@@ -373,7 +373,7 @@ def layout(root: Value | Sequence[Value], title: Sequence[str] = ()) -> Layout:
         if not succs[v]:
             layer[v] = top  # outputs at the right
             continue
-        shared = sum(1 for c in preds[v] if preds[c] or len(succs[c]) > 1)
+        shared = sum(1 for c in preds[v] if preds[c] or len(succs[c]) > 1)  # integer sum
         private = len(preds[v]) - shared
         if len(succs[v]) > shared or (private and len(succs[v]) == shared == 1):
             layer[v] = min(layer[s] for s in succs[v]) - 1
@@ -417,7 +417,7 @@ def layout(root: Value | Sequence[Value], title: Sequence[str] = ()) -> Layout:
 
     def crossings() -> int:
         pos = positions()
-        return sum(
+        return sum(  # integer sum
             _count_crossings(layers[lv], {v: pos[v] for v in layers[lv + 1]}, down)
             for lv in range(top)
         )
@@ -436,7 +436,7 @@ def layout(root: Value | Sequence[Value], title: Sequence[str] = ()) -> Layout:
                 def bary(v: int, nb=nb, pos=pos) -> float:
                     if not nb[v]:
                         return float(pos[v])
-                    return sum(pos[u] for u in nb[v]) / len(nb[v])
+                    return sum(pos[u] for u in nb[v]) / len(nb[v])  # integer sum
 
                 row = layers[lv]
                 # keep nodes without neighbours on that side where they are
@@ -563,7 +563,7 @@ def layout(root: Value | Sequence[Value], title: Sequence[str] = ()) -> Layout:
                     s = max(s, 2 * rx[v] + OP_GAP)
         fw.append(widths)
         slot.append(s)
-    col_w = [slot[lv] + sum(fw[lv]) for lv in range(top + 1)]
+    col_w = [slot[lv] + lsum(fw[lv]) for lv in range(top + 1)]
 
     # the gap between two layers grows with the steepest edge crossing it
     steep = [0.0] * top

@@ -7,7 +7,7 @@ import random
 from collections.abc import Sequence
 from operator import mul
 
-from microgradcli.engine import Value, dense, dot, sigmoid
+from microgradcli.engine import Value, dense, dot, lsum, sigmoid
 
 __all__ = ["ACTIVATIONS", "INITS", "Layer", "MLP", "Module", "Neuron"]
 
@@ -202,7 +202,8 @@ class MLP(Module):
         for x in rows:
             for ws, bs, act in layers:
                 x = [
-                    activate_float(sum(map(mul, w, x), b), act) for w, b in zip(ws, bs, strict=True)
+                    activate_float(lsum(map(mul, w, x), b), act)
+                    for w, b in zip(ws, bs, strict=True)
                 ]
             outs.append(x)
         return outs

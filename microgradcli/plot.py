@@ -295,18 +295,12 @@ def grid_forward(ckpt: Checkpoint, x: np.ndarray) -> np.ndarray:
 def grid_labels(ckpt: Checkpoint, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Class index per row (binary: 1 = classes[1]), as Checkpoint.predict decides it."""
     out = grid_forward(ckpt, x) if out is None else out
-    if ckpt.task == "multiclass":
-        labels = np.argmax(out, axis=1)
-        top2 = np.sort(out, axis=1)[:, -2:] if out.shape[1] > 1 else np.zeros((len(out), 2))
-        close = np.abs(top2[:, 1] - top2[:, 0]) <= 1e-9 * (1.0 + np.abs(top2[:, 1]))
-    else:
-        labels = (out[:, 0] > ckpt.threshold).astype(int)
-        close = np.abs(out[:, 0] - ckpt.threshold) <= 1e-9 * (1.0 + abs(ckpt.threshold))
+    labels, close = ckpt.task.decide_array(out)
     close |= ~np.isfinite(out).all(axis=1)
     # A point on (or within rounding of) the boundary: ask the engine itself.
     for i in np.flatnonzero(close):
-        out_i = ckpt.predict([float(v) for v in x[i]])["output"]
-        labels[i] = ckpt.decide(out_i if ckpt.task == "multiclass" else [out_i])
+        row = ckpt.prepare([float(v) for v in x[i]])
+        labels[i] = ckpt.task.decide(ckpt.model.forward_floats([row])[0])
     return labels
 
 
@@ -354,20 +348,13 @@ def boundary_data(
     grid = np.column_stack([gx.ravel(), gy.ravel()])
     out = grid_forward(ckpt, grid)
     shape = (len(ys), len(xs))
-    if ckpt.task == "regression":
-        labels = None
-        value = out[:, 0].reshape(shape)
-    else:
-        labels = grid_labels(ckpt, grid, out).reshape(shape)
-        if ckpt.task == "multiclass":
-            e = np.exp(out - out.max(axis=1, keepdims=True))
-            value = (e.max(axis=1) / e.sum(axis=1)).reshape(shape)
-        else:
-            value = out[:, 0].reshape(shape)
+    task = ckpt.task
+    labels = grid_labels(ckpt, grid, out).reshape(shape) if task.classifier else None
+    value = task.confidence_array(out).reshape(shape)
     classes = [format_label(c) for c in ckpt.class_list]
     features = ckpt.input_names  # the boundary is drawn for 2-input models only
     pl = None if point_labels is None else np.asarray(point_labels)
-    scores = out.reshape(*shape, -1) if ckpt.task == "multiclass" else None
+    scores = out.reshape(*shape, -1) if task.n_outputs > 1 else None
     return BoundaryData(xs, ys, labels, value, pts, pl, classes, [str(f) for f in features], scores)
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from microgradcli import tensor as T
 from microgradcli.errors import MathDomainError
 from microgradcli.nn import MLP
+from microgradcli.tasks import Task
 from microgradcli.tensor import Tensor
 
 __all__ = ["TensorMLP", "forward_rows"]
@@ -103,8 +104,7 @@ def train_step(
     l2: float,
     optimizer,
     lr: float,
-    task: str,
-    threshold: float,
+    task: Task,
 ) -> tuple[float, int]:
     """Forward, loss, one backward, one update: _Run.step of train.py on arrays.
     Returns (summed data loss, correct count) as the scalar step does."""
@@ -119,18 +119,8 @@ def train_step(
     optimizer.step_flat(net.flat, net.gather_grad(), lr)
     if not np.isfinite(net.flat).all():
         raise MathDomainError("a weight became infinite or NaN after the update")
-    return float(data_loss.data) * (len(x) if reduction == "mean" else 1.0), correct(
-        z.data, targets, task, threshold
-    )
-
-
-def correct(outs: np.ndarray, targets, task: str, threshold: float) -> int:
-    """How many rows the outputs classify right (0 for regression)."""
-    if task == "multiclass":
-        return int((outs.argmax(axis=1) == np.asarray(targets)).sum())
-    if task == "binary":
-        return int(((outs[:, 0] > threshold) == (np.asarray(targets) == 1.0)).sum())
-    return 0
+    right = sum(map(task.correct, z.data.tolist(), targets.tolist()))  # integer sum
+    return float(data_loss.data) * (len(x) if reduction == "mean" else 1.0), right
 
 
 def forward_rows(model: MLP, rows: Sequence[Sequence[float]], exact: bool = True) -> np.ndarray:

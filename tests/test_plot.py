@@ -172,8 +172,6 @@ def binary():
 
 def _predict_index(ckpt, row):
     res = ckpt.predict(row)
-    if ckpt.task == "multiclass":
-        return ckpt.classes.index(res["label"])
     return ckpt.classes.index(res["label"])
 
 

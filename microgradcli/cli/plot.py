@@ -63,14 +63,14 @@ def plot_loss(
 
 def _training_points(ckpt: Any, data: str | None) -> tuple[list, list | None]:
     """The points to draw: --data's rows, else the data the checkpoint's config describes."""
-    from microgradcli.predict import class_index, read_dataset, training_dataset
+    from microgradcli.predict import read_dataset, training_dataset
 
     dataset = read_dataset(data, ckpt) if data else training_dataset(ckpt)
     if dataset is None:
         return [], None
-    if ckpt.task == "regression":
-        return dataset.x, [float(v) for v in dataset.y]
-    labels = [class_index(ckpt, y, f"{dataset.name}: row {i}") for i, y in enumerate(dataset.y, 1)]
+    labels = [
+        ckpt.task.label_value(y, f"{dataset.name}: row {i}") for i, y in enumerate(dataset.y, 1)
+    ]
     return dataset.x, labels
 
 
