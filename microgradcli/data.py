@@ -15,6 +15,7 @@ import math
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from microgradcli.checkpoint import normalize_row
 from microgradcli.config import Config, CsvData, InlineData
@@ -125,7 +126,7 @@ def _moons(n: int, noise: float, rng: random.Random):
     return rows, labels, noise
 
 
-def _circles(n: int, noise: float, factor: float, rng: random.Random):
+def _circles(n: int, noise: float, rng: random.Random, factor: float):
     n_out = n // 2
     n_in = n - n_out
     rows, labels = [], []
@@ -154,10 +155,10 @@ def _counts(n: int, k: int) -> list[int]:
     return [n // k + (1 if j < n % k else 0) for j in range(k)]
 
 
-def _blobs(n: int, noise: float, k: int, rng: random.Random):
+def _blobs(n: int, noise: float, rng: random.Random, classes: int):
     rows, labels = [], []
-    for j, m in enumerate(_counts(n, k)):
-        a = 2 * math.pi * j / k
+    for j, m in enumerate(_counts(n, classes)):
+        a = 2 * math.pi * j / classes
         cx, cy = 2.0 * math.cos(a), 2.0 * math.sin(a)
         for _ in range(m):
             rows.append([cx + rng.gauss(0.0, noise), cy + rng.gauss(0.0, noise)])
@@ -165,10 +166,10 @@ def _blobs(n: int, noise: float, k: int, rng: random.Random):
     return rows, labels, 0.0  # the blob spread is the noise already
 
 
-def _spiral(n: int, noise: float, k: int, rng: random.Random):
+def _spiral(n: int, noise: float, rng: random.Random, classes: int):
     # CS231n's spiral: radius grows along each arm, the angle carries the noise.
     rows, labels = [], []
-    for j, m in enumerate(_counts(n, k)):
+    for j, m in enumerate(_counts(n, classes)):
         for r, t in zip(_linspace(0.0, 1.0, m), _linspace(j * 4.0, (j + 1) * 4.0, m), strict=True):
             t += rng.gauss(0.0, noise)
             rows.append([r * math.sin(t), r * math.cos(t)])
@@ -176,23 +177,26 @@ def _spiral(n: int, noise: float, k: int, rng: random.Random):
     return rows, labels, 0.0
 
 
+# The generators (data.source): (n, noise, rng, **their own settings) -> rows, labels and
+# the jitter still to add. Their settings and defaults live in config.py's data models.
+GENERATORS = {
+    "moons": _moons,
+    "circles": _circles,
+    "xor": _xor,
+    "blobs": _blobs,
+    "spiral": _spiral,
+}
+
+
 def generate(
-    source: str, n_samples: int, noise: float, seed: int, classes: int = 3, factor: float = 0.5
+    source: str, n_samples: int, noise: float, seed: int, **settings: Any
 ) -> tuple[list[list[float]], list[int]]:
-    """Samples and integer labels (0/1, or 0..classes-1) of a named generator."""
-    rng = random.Random(f"mg-data-{seed}")
-    if source == "moons":
-        rows, labels, jitter = _moons(n_samples, noise, rng)
-    elif source == "circles":
-        rows, labels, jitter = _circles(n_samples, noise, factor, rng)
-    elif source == "xor":
-        rows, labels, jitter = _xor(n_samples, noise, rng)
-    elif source == "blobs":
-        rows, labels, jitter = _blobs(n_samples, noise, classes, rng)
-    elif source == "spiral":
-        rows, labels, jitter = _spiral(n_samples, noise, classes, rng)
-    else:
+    """Samples and integer labels (0/1, or 0..classes-1) of a named generator; settings
+    are the generator's own (circles: factor; blobs, spiral: classes)."""
+    if source not in GENERATORS:
         raise ValueError(f"unknown generator {source!r}")
+    rng = random.Random(f"mg-data-{seed}")
+    rows, labels, jitter = GENERATORS[source](n_samples, noise, rng, **settings)
     if jitter:
         rows = [[v + rng.gauss(0.0, jitter) for v in row] for row in rows]
     return _shuffled(rows, labels, rng)
@@ -354,28 +358,39 @@ def standardize(rows: list[list[float]]) -> dict[str, list[float]]:
     return {"mean": mean, "std": std}
 
 
+_ROWS = tuple[list[list[float]], list, list[str]]
+
+
+def _inline_rows(d: InlineData, seed: int, base_dir: Path | None) -> _ROWS:
+    x = [list(map(float, row)) for row in d.x]
+    return x, list(d.y), [f"x{j + 1}" for j in range(len(x[0]))]
+
+
+def _csv_rows(d: CsvData, seed: int, base_dir: Path | None) -> _ROWS:
+    path = Path(d.path).expanduser()
+    if not path.is_absolute() and base_dir is not None:
+        path = Path(base_dir) / path
+    return read_csv(path, d.target, d.header, d.delimiter)
+
+
+_COMMON = {"source", "n_samples", "noise", "val_split", "normalize"}
+
+
+def _generated_rows(d: Any, seed: int, base_dir: Path | None) -> _ROWS:
+    settings = {k: v for k, v in d if k not in _COMMON}  # the generator's own (classes, ...)
+    x, y = generate(d.source, d.n_samples, d.noise, seed, **settings)
+    return x, y, ["x1", "x2"]
+
+
+# The data sources (data.source): the config section, the seed and the config's folder ->
+# raw rows, raw labels and feature names.
+SOURCES = {"inline": _inline_rows, "csv": _csv_rows, **dict.fromkeys(GENERATORS, _generated_rows)}
+
+
 def load_dataset(config: Config, base_dir: str | Path | None = None) -> Dataset:
     """The samples a config describes, split, normalised and encoded for its loss."""
     d = config.data
-    if isinstance(d, InlineData):
-        x = [list(map(float, row)) for row in d.x]
-        y = list(d.y)
-        features = [f"x{j + 1}" for j in range(len(x[0]))]
-    elif isinstance(d, CsvData):
-        path = Path(d.path).expanduser()
-        if not path.is_absolute() and base_dir is not None:
-            path = Path(base_dir) / path
-        x, y, features = read_csv(path, d.target, d.header, d.delimiter)
-    else:
-        x, y = generate(
-            d.source,
-            d.n_samples,
-            d.noise,
-            config.seed,
-            classes=getattr(d, "classes", 3),
-            factor=getattr(d, "factor", 0.5),
-        )
-        features = ["x1", "x2"]
+    x, y, features = SOURCES[d.source](d, config.seed, base_dir)
     task, targets = detect(y, config.train.loss)
     train_index, val_index = split_indices(len(x), d.val_split, config.seed)
     normalize = standardize([x[i] for i in train_index]) if d.normalize else None

@@ -257,14 +257,6 @@ def loss_figure(data: LossData, title: str | None = None) -> Figure:
 
 
 # -- decision boundary -------------------------------------------------------------------
-_ACT = {
-    "linear": lambda z: z,
-    "relu": lambda z: np.where(z > 0.0, z, 0.0),
-    "tanh": np.tanh,
-    "sigmoid": lambda z: np.where(z >= 0.0, 1.0 / (1.0 + np.exp(-np.abs(z))), np.exp(-np.abs(z)) / (1.0 + np.exp(-np.abs(z)))),
-}  # fmt: skip
-
-
 def grid_forward(ckpt: Checkpoint, x: np.ndarray) -> np.ndarray:
     """The model's raw outputs for many rows at once: shape (rows, outputs).
 
@@ -278,17 +270,15 @@ def grid_forward(ckpt: Checkpoint, x: np.ndarray) -> np.ndarray:
             ckpt.normalize["std"], float
         )
     state = ckpt.model.state_dict()
-    last = len(state["layers"]) - 1
     with np.errstate(over="ignore", invalid="ignore"):
-        for i, layer in enumerate(state["layers"]):
-            w = np.array([n["w"] for n in layer], float)  # (nout, nin)
+        for layer, saved in zip(ckpt.model.layers, state["layers"], strict=True):
+            w = np.array([n["w"] for n in saved], float)  # (nout, nin)
             acc = np.broadcast_to(
-                np.array([n["b"] for n in layer], float), (z.shape[0], w.shape[0])
+                np.array([n["b"] for n in saved], float), (z.shape[0], w.shape[0])
             ).copy()
             for k in range(w.shape[1]):
                 acc = acc + z[:, k : k + 1] * w[:, k]
-            act = state["output_activation"] if i == last else state["activation"]
-            z = _ACT[act](acc)
+            z = layer.act.numpy(acc)  # the activation registry's numpy column
     return z
 
 

@@ -261,7 +261,7 @@ class _Run:
         self.config, self.tc, self.ds, self.run_dir = config, tc, ds, run_dir
         self.model = build_model(config, ds)
         self.params = self.model.parameters()
-        self.opt = make_optimizer(tc.optimizer, self.params, tc.momentum, tc.beta2, tc.eps)
+        self.opt = make_optimizer(tc, self.params)
         self.x_train, self.t_train = ds.inputs(ds.train_index), ds.target_list(ds.train_index)
         self.x_val, self.t_val = ds.inputs(ds.val_index), ds.target_list(ds.val_index)
         self.monitor = "val_loss" if self.x_val else "loss"
@@ -435,7 +435,7 @@ class _Run:
         stopped, reason = "completed", f"trained all {epochs} epochs"
         epoch = self.start
         while epoch < epochs:
-            lr = learning_rate(tc.schedule, epoch, epochs, tc.lr, tc.lr_end, tc.step_size, tc.gamma)
+            lr = learning_rate(tc, epoch)
             snapshot = ([p.data for p in self.params], self.opt.state_dict())
             batches = self.batches(epoch)
             loss_sum, right = 0.0, 0

@@ -26,18 +26,24 @@ def cfg(data: dict, loss: str = "hinge", seed: int = 1, **train):
 
 # -- generators -------------------------------------------------------------------------------
 @pytest.mark.parametrize(
-    "source, k, n",
-    [("moons", 2, 101), ("circles", 2, 60), ("xor", 2, 100), ("blobs", 4, 82), ("spiral", 3, 90)],
+    "source, k, n, settings",
+    [
+        ("moons", 2, 101, {}),
+        ("circles", 2, 60, {"factor": 0.5}),
+        ("xor", 2, 100, {}),
+        ("blobs", 4, 82, {"classes": 4}),
+        ("spiral", 3, 90, {"classes": 3}),
+    ],
 )
-def test_generators_shapes_balance_and_seeding(source, k, n):
-    x, y = generate(source, n, 0.1, seed=3, classes=k)
+def test_generators_shapes_balance_and_seeding(source, k, n, settings):
+    x, y = generate(source, n, 0.1, seed=3, **settings)
     assert len(x) == len(y) == n
     assert all(len(row) == 2 and all(math.isfinite(v) for v in row) for row in x)
     counts = Counter(y)
     assert sorted(counts) == list(range(k))
     assert max(counts.values()) - min(counts.values()) <= 1  # balanced to within one
-    assert generate(source, n, 0.1, seed=3, classes=k) == (x, y)  # same seed, same samples
-    assert generate(source, n, 0.1, seed=4, classes=k)[0] != x  # another seed, others
+    assert generate(source, n, 0.1, seed=3, **settings) == (x, y)  # same seed, same samples
+    assert generate(source, n, 0.1, seed=4, **settings)[0] != x  # another seed, others
     assert len(set(y[:10])) > 1  # shuffled, not sorted by class
 
 
