@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from microgradcli.cli._app import MgGroup, app
+from microgradcli.cli._app import ExprCommand, MgGroup, app
 from microgradcli.cli._common import refuse_binary_on_terminal
 
 plot_app = typer.Typer(
@@ -121,7 +121,7 @@ def plot_boundary(
     _save(boundary_figure(bd, title, ckpt.threshold), out, fmt)
 
 
-@plot_app.command("fn")
+@plot_app.command("fn", cls=ExprCommand)
 def plot_fn(
     expr: str = typer.Argument(..., help='An expression of one variable, e.g. "tanh(x)".'),
     range_: str = typer.Option(
