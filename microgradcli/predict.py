@@ -220,7 +220,8 @@ def read_dataset(source: str | Path, ckpt: Checkpoint, split: str = "all") -> Da
 
 
 def training_dataset(ckpt: Checkpoint, split: str = "all") -> Dataset | None:
-    """The data the checkpoint's own config describes (None when it has no config)."""
+    """The data the checkpoint's own config describes (None when it has no config); `split`
+    picks all, train or val rows as in read_dataset."""
     if not isinstance(ckpt.config, dict) or not ckpt.config.get("data"):
         return None
     from microgradcli.config import config_from_dict
