@@ -58,6 +58,8 @@ def newton(
     rate = _number("--lr", lr)
     if not expression.variables:
         raise InputError(f"{expr!r} has no variable to move; give one such as 'x**2 - 2*x'")
+    if root and compare_gd:
+        raise InputError("--compare-gd compares minimisers; it cannot be used with --root")
     if root and len(expression.variables) != 1:
         raise InputError(
             f"--root solves f(x) = 0 for one variable; {expr!r} has "
@@ -86,8 +88,6 @@ def newton(
         _show_step("newton", event, names, json_out)
     summaries = [("newton", outcome)]
     if compare_gd:
-        if root:
-            raise InputError("--compare-gd compares minimisers; it cannot be used with --root")
         gd = [e for e in gradient_descent(expression, start, rate, tol=tolerance)][-1]
         summaries.append((f"gradient descent (lr {rate:g})", gd))
     for method, result in summaries:
