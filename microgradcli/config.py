@@ -17,8 +17,12 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from microgradcli.activations import HIDDEN, OUTPUT
 from microgradcli.errors import InputError
 from microgradcli.fileio import read_text
+from microgradcli.losses import LOSSES
+from microgradcli.nn import INITS
+from microgradcli.optim import OPTIMIZERS, SCHEDULES
 
 __all__ = [
     "Config",
@@ -34,7 +38,7 @@ MAX_ERRORS = 5  # validation errors reported at once; the rest are counted
 _NUMBERS = (  # numeric keys of every section, where true/false must not pass as 1/0
     *("seed", "val_split", "n_samples", "noise", "factor", "classes", "x", "hidden", "target"),
     *("epochs", "lr", "momentum", "beta2", "eps", "lr_end", "step_size", "gamma"),
-    *("batch_size", "l2", "patience", "min_delta", "checkpoint_every"),
+    *("batch_size", "l2", "patience", "min_delta", "checkpoint_every", "snapshot_every"),
 )
 
 
@@ -189,15 +193,13 @@ class ModelConfig(_Section):
         default_factory=lambda: [16, 16],
         description="Hidden layer sizes, e.g. [16, 16]; [] is a linear model.",
     )
-    activation: Literal["tanh", "relu", "sigmoid", "linear"] = Field(
-        "relu", description="Activation of the hidden layers."
-    )
-    output_activation: Literal["tanh", "sigmoid", "linear"] = Field(
+    activation: Literal[HIDDEN] = Field("relu", description="Activation of the hidden layers.")
+    output_activation: Literal[OUTPUT] = Field(
         "linear",
         description="Activation of the output layer (softmax is part of cross_entropy; bce "
         "and cross_entropy need linear).",
     )
-    init: Literal["uniform", "xavier", "he"] = Field(
+    init: Literal[tuple(INITS)] = Field(
         "uniform",
         description="Weight init: uniform U(-1,1) as micrograd, xavier (Glorot), he (Kaiming).",
     )
@@ -207,7 +209,7 @@ class TrainConfig(_Section):
     """The loss, the optimiser and its learning-rate schedule."""
 
     epochs: int = Field(100, ge=1, description="Epochs in total (a resumed run counts them all).")
-    loss: Literal["mse", "hinge", "bce", "cross_entropy"] = Field(
+    loss: Literal[tuple(LOSSES)] = Field(
         "hinge",
         description="mse (regression, or binary), hinge (max-margin, binary), bce (binary, on "
         "logits), cross_entropy (multi-class, softmax on logits).",
@@ -217,7 +219,7 @@ class TrainConfig(_Section):
         description="Average the per-sample losses (mean) or add them up (sum, as the "
         "lecture's first training loop does).",
     )
-    optimizer: Literal["sgd", "momentum", "adam"] = Field(
+    optimizer: Literal[tuple(OPTIMIZERS)] = Field(
         "sgd", description="sgd, momentum (heavy ball) or adam."
     )
     lr: float = Field(1.0, gt=0.0, description="Learning rate (at the start of the schedule).")
@@ -226,7 +228,7 @@ class TrainConfig(_Section):
     )
     beta2: float = Field(0.999, ge=0.0, lt=1.0, description="adam's beta2.")
     eps: float = Field(1e-8, gt=0.0, description="adam's epsilon.")
-    schedule: Literal["constant", "linear", "cosine", "step"] = Field(
+    schedule: Literal[tuple(SCHEDULES)] = Field(
         "linear",
         description="Learning rate over the epochs: constant; linear or cosine from lr to "
         "lr_end; step multiplies by gamma every step_size epochs.",
@@ -262,6 +264,12 @@ class OutputConfig(_Section):
     )
     checkpoint_every: int = Field(
         0, ge=0, description="Write model.json every this many epochs; 0 = only at the end."
+    )
+    snapshot_every: int = Field(
+        0,
+        ge=0,
+        description="Keep the weights every this many epochs (and at the start and the end) "
+        "in snapshots.jsonl, for `mg plot boundary --animate`; 0 = never.",
     )
 
 

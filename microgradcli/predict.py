@@ -12,16 +12,17 @@ import json
 import math
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from microgradcli.checkpoint import Checkpoint
 from microgradcli.errors import InputError
-from microgradcli.losses import binary_target
+
+if TYPE_CHECKING:
+    from microgradcli.data import Dataset
 
 __all__ = [
-    "Dataset",
     "Row",
     "evaluate",
     "feature_names",
@@ -228,55 +229,10 @@ def predict_rows(ckpt: Checkpoint, rows: Iterable[Row]) -> Iterator[dict[str, An
 
 
 # -- evaluation --------------------------------------------------------------------------
-@dataclass
-class Dataset:
-    """Rows x, raw labels y (class names as in the checkpoint, or numbers), and a name."""
-
-    x: list[list[float]]
-    y: list[Any]
-    name: str
-    features: list[str] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def _same_label(a: Any, b: Any) -> bool:
-    if isinstance(a, (int, float)) and not isinstance(a, bool):
-        try:
-            return float(b) == float(a)
-        except (TypeError, ValueError):
-            return False
-    return str(a) == str(b)
-
-
-def class_index(ckpt: Checkpoint, label: Any, where: str) -> int:
-    """The position of a raw label among the checkpoint's classes."""
-    classes = ckpt.class_list
-    for i, c in enumerate(classes):
-        if _same_label(c, label):
-            return i
-    if ckpt.task == "binary" and classes and all(_is_number(str(c)) for c in classes):
-        # a 0/1 dataset for a model trained on -1/1 labels, or the other way round
-        try:
-            v = float(label)
-        except (TypeError, ValueError):
-            v = None
-        if v in (0.0, -1.0):
-            return 0
-        if v == 1.0:
-            return 1
-    if ckpt.task == "multiclass" and not classes:  # classes unnamed: labels are indices
-        k = ckpt.model.nouts[-1]
-        if _is_number(str(label)) and float(label) in range(k):
-            return int(float(label))
-        classes = list(range(k))
-    shown = ", ".join(str(c) for c in classes)
-    raise InputError(f"{where}: label {label!r} is not one of the model's classes ({shown})")
-
-
 def _read_csv_dataset(path: Path, ckpt: Checkpoint, data: dict) -> Dataset:
     """A CSV dataset read exactly as training reads it (data.read_csv, with the model's
     data.target, data.header and data.delimiter), its columns put in the model's order."""
-    from microgradcli.data import read_csv  # pydantic, via config: only for eval
+    from microgradcli.data import Dataset, read_csv
 
     x, y, names = read_csv(path, data.get("target"), data.get("header"), data.get("delimiter", ","))
     if ckpt.features and names != ckpt.features and set(ckpt.features) <= set(names):
@@ -286,11 +242,9 @@ def _read_csv_dataset(path: Path, ckpt: Checkpoint, data: dict) -> Dataset:
     if len(names) != ckpt.nin:
         raise InputError(
             f"{path}: {len(names)} feature column{'s' if len(names) != 1 else ''} besides the "
-            f"target; the model takes {ckpt.nin} ({', '.join(feature_names(ckpt))})"
+            f"target; the model takes {ckpt.nin} ({', '.join(ckpt.input_names)})"
         )
-    if ckpt.task == "regression":
-        y = [float(v) if not isinstance(v, str) else _number(v, f"{path}: target") for v in y]
-    return Dataset(x, y, str(path), names)
+    return Dataset(x, y, names, name=str(path))
 
 
 def read_dataset(source: str | Path, ckpt: Checkpoint, split: str = "all") -> Dataset:
@@ -319,15 +273,17 @@ def read_dataset(source: str | Path, ckpt: Checkpoint, split: str = "all") -> Da
     return _read_csv_dataset(path, ckpt, data)
 
 
-def training_dataset(ckpt: Checkpoint) -> Dataset | None:
-    """The data the checkpoint's own config describes (None when it has no config)."""
+def training_dataset(ckpt: Checkpoint, split: str = "all") -> Dataset | None:
+    """The data the checkpoint's own config describes (None when it has no config); `split`
+    picks all, train or val rows as in read_dataset."""
     if not isinstance(ckpt.config, dict) or not ckpt.config.get("data"):
         return None
     from microgradcli.config import config_from_dict
 
     try:
         cfg = config_from_dict(ckpt.config, "the model's config")
-        return _config_dataset(cfg, None, f"the model's training data ({cfg.data.source})", ckpt)
+        name = f"the model's training data ({cfg.data.source})"
+        return _config_dataset(cfg, None, name, ckpt, split)
     except InputError as e:
         raise InputError(f"cannot load the model's training data: {e}; give --data") from None
 
@@ -338,23 +294,13 @@ def _config_dataset(
     from microgradcli.data import load_dataset
 
     ds = load_dataset(cfg, base_dir)
-    index = {"all": range(len(ds.x)), "train": ds.train_index, "val": ds.val_index}[split]
-    if not index:
-        raise InputError(f"{name}: no validation rows (data.val_split is 0); use --split all")
+    ds.name = name
     if ds.n_features != ckpt.nin:
         raise InputError(
             f"{name}: the data has {ds.n_features} feature{'s' if ds.n_features != 1 else ''}; "
             f"the model takes {ckpt.nin}"
         )
-    x = [ds.x[i] for i in index]
-    y = [ds.y[i] for i in index]
-    shown = name if split == "all" else f"{name} [{split}]"
-    return Dataset(x, y, shown, ds.features)
-
-
-def _target(ckpt: Checkpoint, loss: str, idx: int) -> float:
-    """The number a binary class was trained towards, as mg's data module encodes it."""
-    return binary_target(loss, ckpt.class_list, idx)
+    return ds.split(split)
 
 
 def default_loss(ckpt: Checkpoint) -> str:
@@ -363,50 +309,22 @@ def default_loss(ckpt: Checkpoint) -> str:
     loss = train.get("loss") if isinstance(train, dict) else None
     if isinstance(loss, str):
         return loss
-    return {"binary": "hinge", "multiclass": "cross_entropy"}.get(ckpt.task, "mse")
+    return ckpt.task.default_loss
 
 
 def evaluate(ckpt: Checkpoint, data: Dataset, loss: str | None = None) -> dict[str, Any]:
     """Loss and accuracy (and a confusion matrix for classifiers) of a model on a dataset.
 
     The loss is the training objective's data loss (mg's own loss functions, without the
-    L2 penalty) averaged over the rows; labels come from Checkpoint.predict, as in
-    `mg predict`.
+    L2 penalty) averaged over the rows; labels are decided as `mg predict` decides them.
     """
-    from microgradcli.engine import Value
-    from microgradcli.losses import sample_loss
-
     if not data.x:
         raise InputError(f"{data.name}: the dataset has no rows")
     loss = loss or default_loss(ckpt)
-    n = len(data.x)
-    per: list[float] = []
-    result: dict[str, Any] = {"data": data.name, "rows": n, "task": ckpt.task, "loss_name": loss}
-    if ckpt.task == "regression":
-        errors = []
-        for row, target in zip(data.x, data.y, strict=True):
-            out = ckpt.predict(row)["output"]
-            errors.append(out - float(target))
-            per.append(sample_loss(loss, [Value(out)], float(target)).data)
-        result["loss"] = math.fsum(per) / n
-        result["accuracy"] = None
-        result["rmse"] = math.sqrt(math.fsum(e * e for e in errors) / n)
-        result["mae"] = math.fsum(abs(e) for e in errors) / n
-        result["confusion"] = None
-        return result
-    classes = ckpt.class_list
-    k = len(classes)
-    matrix = [[0] * k for _ in range(k)]
-    correct = 0
-    for i, (row, label) in enumerate(zip(data.x, data.y, strict=True)):
-        idx = class_index(ckpt, label, f"{data.name}: row {i + 1}")
-        r = ckpt.predict(row)
-        outs = r["output"] if ckpt.task == "multiclass" else [r["output"]]
-        pred = ckpt.decide(outs)
-        target: Any = idx if ckpt.task == "multiclass" else _target(ckpt, loss, idx)
-        matrix[idx][pred] += 1
-        correct += idx == pred
-        per.append(sample_loss(loss, [Value(o) for o in outs], target).data)
-    result.update(loss=math.fsum(per) / n, accuracy=correct / n, correct=correct)
-    result["confusion"] = {"labels": classes, "matrix": matrix}
-    return result
+    task = ckpt.task
+    targets = [
+        task.encode(label, loss, f"{data.name}: row {i}") for i, label in enumerate(data.y, 1)
+    ]
+    outs = ckpt.model.forward_floats([ckpt.prepare(row) for row in data.x])
+    head = {"data": data.name, "rows": len(data.x), "task": task.name, "loss_name": loss}
+    return {**head, **task.metrics(outs, targets, loss)}

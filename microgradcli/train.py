@@ -29,16 +29,18 @@ from typing import Any
 from microgradcli.checkpoint import Checkpoint, load_checkpoint
 from microgradcli.config import Config, config_dict, dump_config
 from microgradcli.data import Dataset, load_dataset
-from microgradcli.engine import Value
+from microgradcli.engine import lsum
 from microgradcli.errors import InputError, JobFailed, MathDomainError
 from microgradcli.fileio import write_atomic
 from microgradcli.losses import l2_penalty, sample_loss, total
 from microgradcli.nn import MLP
 from microgradcli.optim import learning_rate, make_optimizer
+from microgradcli.snapshots import SNAPSHOTS, SnapshotWriter
+from microgradcli.tasks import Task
 
 __all__ = ["RUN_FILES", "TrainResult", "build_model", "evaluate", "resolve_run_dir", "train"]
 
-RUN_FILES = ("config.yaml", "log.jsonl", "model.json", "summary.json")
+RUN_FILES = ("config.yaml", "log.jsonl", "model.json", "summary.json", SNAPSHOTS)
 LOG_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "time")
 
 
@@ -100,35 +102,13 @@ def _prepare_run_dir(run_dir: Path, force: bool) -> None:
         (run_dir / e).unlink()
 
 
-def _correct(outs: Sequence[float], t, task: str, threshold: float) -> bool:
-    if task == "multiclass":
-        return max(range(len(outs)), key=outs.__getitem__) == t
-    return (outs[0] > threshold) == (t == 1.0)
-
-
 def evaluate(
-    model: MLP,
-    inputs: Sequence[Sequence[float]],
-    targets: Sequence,
-    loss: str,
-    task: str,
-    threshold: float = 0.0,
-    reduction: str = "mean",
+    model: MLP, inputs: Sequence, targets: Sequence, task: Task, loss: str, reduction: str = "mean"
 ) -> tuple[float, float | None]:
     """(loss, accuracy) of a model on prepared inputs and encoded targets; accuracy is
     None for regression. The loss is the data loss, without the L2 penalty."""
-    outs = model.forward_floats(inputs)
-    per = [
-        sample_loss(loss, [Value(o) for o in out], t).data
-        for out, t in zip(outs, targets, strict=True)
-    ]
-    value = math.fsum(per)
-    if reduction == "mean":
-        value /= len(per)
-    if task == "regression":
-        return value, None
-    right = sum(_correct(o, t, task, threshold) for o, t in zip(outs, targets, strict=True))
-    return value, right / len(outs)
+    m = task.metrics(model.forward_floats(inputs), targets, loss, reduction)
+    return m["loss"], m["accuracy"]
 
 
 def build_model(config: Config, ds: Dataset) -> MLP:
@@ -256,6 +236,7 @@ def train(
         ) from None
     write_atomic(run_dir / "config.yaml", dump_config(config))
     run.log = _Log(run_dir / "log.jsonl", run.kept)
+    run.snapshots = SnapshotWriter(run_dir / SNAPSHOTS, config.output.snapshot_every, run.start)
     # The engine makes no reference cycles (a step's graph is freed by reference counting
     # as soon as the step ends), so the cyclic collector would only rescan the ~10^5
     # live nodes of each step again and again for nothing: off while training.
@@ -265,6 +246,7 @@ def train(
         return run.loop(on_start, on_epoch, should_stop)
     finally:
         run.log.close()
+        run.snapshots.close()
         if gc_was_on:
             gc.enable()
 
@@ -277,7 +259,7 @@ class _Run:
         self.config, self.tc, self.ds, self.run_dir = config, tc, ds, run_dir
         self.model = build_model(config, ds)
         self.params = self.model.parameters()
-        self.opt = make_optimizer(tc.optimizer, self.params, tc.momentum, tc.beta2, tc.eps)
+        self.opt = make_optimizer(tc, self.params)
         self.x_train, self.t_train = ds.inputs(ds.train_index), ds.target_list(ds.train_index)
         self.x_val, self.t_val = ds.inputs(ds.val_index), ds.target_list(ds.val_index)
         self.monitor = "val_loss" if self.x_val else "loss"
@@ -288,6 +270,7 @@ class _Run:
         self.best_state = None  # (weights, optimizer state, epoch) when patience is on
         self.history: list[dict] = []
         self.log: _Log
+        self.snapshots: SnapshotWriter
 
     def restore(self, ckpt: Checkpoint, path: Path) -> None:
         """Continue from a checkpoint: weights, optimiser state, epoch, log, best so far."""
@@ -316,8 +299,6 @@ class _Run:
             model=model,
             task=self.ds.task,
             config=config_dict(self.config),
-            classes=self.ds.classes,
-            threshold=self.ds.threshold,
             normalize=self.ds.normalize,
             features=self.ds.features,
             epoch=epoch,
@@ -333,7 +314,7 @@ class _Run:
         best = self.best
         s = {
             "name": self.config.name,
-            "task": self.ds.task,
+            "task": self.ds.task.name,
             "stopped": stopped,
             "reason": reason,
             "epochs": last.get("epoch", self.start),
@@ -365,7 +346,7 @@ class _Run:
 
     def step(self, xs, ts, lr: float) -> tuple[float, int]:
         """Forward, loss, one backward, one update; (summed data loss, correct count)."""
-        tc, task, threshold, params = self.tc, self.ds.task, self.ds.threshold, self.params
+        tc, task, params = self.tc, self.ds.task, self.params
         for p in params:
             p.grad = 0.0
         losses = []
@@ -374,17 +355,14 @@ class _Run:
         for x, t in zip(xs, ts, strict=True):
             outs = model(x)
             losses.append(sample_loss(loss_name, outs, t))
-            if task == "binary":
-                right += (outs[0].data > threshold) == (t == 1.0)
-            elif task == "multiclass":
-                right += _correct([o.data for o in outs], t, task, threshold)
+            right += task.correct([o.data for o in outs], t)
         data_loss = total(losses, tc.reduction)
         obj = data_loss + l2_penalty(params, tc.l2) if tc.l2 else data_loss
         if obj.data - obj.data != 0.0:
             raise MathDomainError(f"the loss became {obj.data}")
         obj.backward()
         self.opt.step(lr)
-        s = sum(p.data for p in params)
+        s = lsum(p.data for p in params)
         if s - s != 0.0:
             raise MathDomainError("a weight became infinite or NaN after the update")
         return data_loss.data * (len(xs) if tc.reduction == "mean" else 1.0), right
@@ -403,16 +381,21 @@ class _Run:
                     "start_epoch": self.start,
                     "epochs": epochs,
                     "run_dir": str(self.run_dir),
-                    "task": ds.task,
+                    "task": ds.task.name,
                     "parameters": len(self.params),
                     "samples": {"train": n, "val": len(self.x_val)},
                 }
             )
+        if self.start == 0 and self.snapshots.every:  # the movie's first frame: the start
+            loss0, acc0 = evaluate(
+                self.model, self.x_train, self.t_train, ds.task, tc.loss, tc.reduction
+            )
+            self.snapshots.write(0, {"loss": loss0, "accuracy": acc0}, self.model)
         t0 = time.perf_counter()
         stopped, reason = "completed", f"trained all {epochs} epochs"
         epoch = self.start
         while epoch < epochs:
-            lr = learning_rate(tc.schedule, epoch, epochs, tc.lr, tc.lr_end, tc.step_size, tc.gamma)
+            lr = learning_rate(tc, epoch)
             snapshot = ([p.data for p in self.params], self.opt.state_dict())
             batches = self.batches(epoch)
             loss_sum, right = 0.0, 0
@@ -439,7 +422,7 @@ class _Run:
             val_loss = val_acc = None
             if failure is None and not interrupted and self.x_val:
                 val_loss, val_acc = evaluate(
-                    self.model, self.x_val, self.t_val, tc.loss, ds.task, ds.threshold, tc.reduction
+                    self.model, self.x_val, self.t_val, ds.task, tc.loss, tc.reduction
                 )
                 if not math.isfinite(val_loss):
                     failure = f"the validation loss became {val_loss}"
@@ -465,13 +448,14 @@ class _Run:
             record = {
                 "epoch": epoch,
                 "loss": train_loss,
-                "accuracy": right / n if ds.task != "regression" else None,
+                "accuracy": right / n if ds.task.classifier else None,
                 "val_loss": val_loss,
                 "val_accuracy": val_acc,
                 "lr": lr,
                 "time": round(time0 + time.perf_counter() - t0, 4),
             }
             self.log.write(record)
+            self.snapshots.epoch_done(epoch, record, self.model)
             self.history.append(record)
             if on_epoch is not None:
                 on_epoch(record)
@@ -499,6 +483,8 @@ class _Run:
 
         if stopped == "interrupted":
             reason = f"interrupted after epoch {epoch} of {epochs}"
+        if epoch > self.start:  # the movie's last frame: where it stopped
+            self.snapshots.write(epoch, self.history[-1], self.model)
         ck = self.save(epoch)
         s = self.summarize(stopped, reason, ck, time.perf_counter() - t0)
         return TrainResult(

@@ -374,3 +374,11 @@ def test_plot_boundary_and_loss_of_a_run(trained):
     r = mg("plot", "loss", str(trained / "run"), "-o", str(out))
     assert r.exit_code == 0, r.output
     assert ET.parse(out).getroot().tag.endswith("svg")
+
+
+def test_multiclass_predict_json_maps_class_names_to_probabilities(models):
+    r = mg("predict", path(models, "multi.json"), "-", "--json", input="[0.5, -0.2]\n")
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.stdout)
+    assert list(res["probabilities"]) == ["red", "green", "blue"]
+    assert max(res["probabilities"], key=res["probabilities"].get) == res["label"]

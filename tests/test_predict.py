@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from microgradcli.checkpoint import Checkpoint
+from microgradcli.data import Dataset
 from microgradcli.errors import InputError
 from microgradcli.nn import MLP
 from microgradcli.predict import (
-    Dataset,
     evaluate,
     feature_names,
     predict_rows,
@@ -90,7 +90,8 @@ def test_multiclass_label_is_the_argmax_with_softmax_probabilities(multi, tmp_pa
         outs = forward(multi, row)
         assert res["output"] == outs
         assert res["label"] == multi.classes[outs.index(max(outs))]
-        assert sum(res["probabilities"]) == pytest.approx(1.0)
+        assert sum(res["probabilities"].values()) == pytest.approx(1.0)
+        assert list(res["probabilities"]) == [str(c) for c in multi.classes]
 
 
 def _rows(rows):
@@ -183,14 +184,14 @@ def test_evaluate_binary_hinge_and_confusion(binary, tmp_path):
         for j, p in enumerate([-1, 1]):
             assert m[i][j] == sum(y == t and q == p for y, q in zip(labels, preds, strict=True))
     # 0/1 labels for a -1/1 model are understood
-    zero_one = Dataset(rows, [(y + 1) // 2 for y in labels], "z")
+    zero_one = Dataset(rows, [(y + 1) // 2 for y in labels], ["a", "b"], name="z")
     assert evaluate(binary, zero_one, loss="hinge")["loss"] == res["loss"]
 
 
 def test_evaluate_multiclass_cross_entropy(multi):
     rows = [[0.1, 0.2], [-2.0, 3.0], [4.0, -1.0], [1.0, 1.0]]
     labels = ["red", "blue", "green", "blue"]
-    res = evaluate(multi, Dataset(rows, labels, "m"))
+    res = evaluate(multi, Dataset(rows, labels, ["a", "b"], name="m"))
     assert res["loss_name"] == "cross_entropy"
     ce = 0.0
     for r, y in zip(rows, labels, strict=True):
@@ -199,7 +200,7 @@ def test_evaluate_multiclass_cross_entropy(multi):
     assert res["loss"] == pytest.approx(ce / len(rows), rel=1e-12)
     assert sum(map(sum, res["confusion"]["matrix"])) == 4
     with pytest.raises(InputError, match="'purple' is not one of the model's classes"):
-        evaluate(multi, Dataset(rows, ["purple"] * 4, "m"))
+        evaluate(multi, Dataset(rows, ["purple"] * 4, ["a", "b"], name="m"))
 
 
 def test_evaluate_regression_csv_target_by_name(regress, tmp_path):

@@ -40,7 +40,7 @@ def predict(
 
     Example: echo '[0.5, -0.2]' | mg predict runs/moons/model.json - --json
     """
-    from microgradcli.checkpoint import format_label, load_checkpoint
+    from microgradcli.checkpoint import load_checkpoint
     from microgradcli.errors import InputError
     from microgradcli.predict import feature_names, predict_rows, read_rows
 
@@ -52,29 +52,16 @@ def predict(
     names = feature_names(ckpt)
     rows = read_rows(input, ckpt.nin, names)
     widths = [max(10, len(n)) for n in names]
-    header_done = False
-    for result in predict_rows(ckpt, rows):
+    task = ckpt.task
+    for i, result in enumerate(predict_rows(ckpt, rows)):
         if json_out:
             emit_json(result)
             continue
-        if not header_done:
+        if i == 0:
             cols = [n.rjust(w) for n, w in zip(names, widths, strict=True)]
-            if ckpt.task == "multiclass":
-                cols += ["label".rjust(10), "probability".rjust(11)]
-            elif ckpt.task == "binary":
-                cols += ["output".rjust(12), "label".rjust(8)]
-            else:
-                cols += ["output".rjust(12)]
-            emit("  ".join(cols))
-            header_done = True
+            emit("  ".join(cols + [title.rjust(w) for title, w in task.columns]))
         cells = [_num(v).rjust(w) for v, w in zip(result["input"], widths, strict=True)]
-        if ckpt.task == "multiclass":
-            p = max(result["probabilities"])
-            cells += [format_label(result["label"]).rjust(10), f"{p:.4f}".rjust(11)]
-        elif ckpt.task == "binary":
-            cells += [_num(result["output"]).rjust(12), format_label(result["label"]).rjust(8)]
-        else:
-            cells += [_num(result["output"]).rjust(12)]
+        cells += [c.rjust(w) for c, (_, w) in zip(task.cells(result), task.columns, strict=True)]
         emit("  ".join(cells))
 
 

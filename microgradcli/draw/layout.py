@@ -38,7 +38,7 @@ from microgradcli.draw.style import (
 )
 from microgradcli.draw.trace import node_kind, node_label, op_text, printable, root_ids, roots_of
 from microgradcli.draw.trace import trace as trace_graph
-from microgradcli.engine import Value
+from microgradcli.engine import Value, lsum
 
 Point = tuple[float, float]
 
@@ -57,7 +57,7 @@ class Record:
 
     @property
     def w(self) -> float:
-        return sum(self.widths)
+        return lsum(self.widths)
 
 
 @dataclass
@@ -156,7 +156,7 @@ def assign_layers(preds: list[list[int]], succs: list[list[int]]) -> list[int]:
         if not succs[v]:
             layer[v] = top  # outputs at the right
             continue
-        shared = sum(1 for c in preds[v] if preds[c] or len(succs[c]) > 1)
+        shared = sum(1 for c in preds[v] if preds[c] or len(succs[c]) > 1)  # integer sum
         private = len(preds[v]) - shared
         if len(succs[v]) > shared or (private and len(succs[v]) == shared == 1):
             layer[v] = min(layer[s] for s in succs[v]) - 1
@@ -234,7 +234,7 @@ def _positions(layers: list[list[int]], total: int) -> list[int]:
 
 def _crossings(layers: list[list[int]], lanes: Lanes) -> int:
     pos = _positions(layers, lanes.total)
-    return sum(
+    return sum(  # integer sum
         _count_crossings(layers[lv], {v: pos[v] for v in layers[lv + 1]}, lanes.down)
         for lv in range(len(layers) - 1)
     )
@@ -250,7 +250,7 @@ def _sweep(layers: list[list[int]], lanes: Lanes, direction: int) -> None:
     def bary(v: int) -> float:
         if not nb[v]:
             return float(pos[v])  # nodes without neighbours on that side stay where they are
-        return sum(pos[u] for u in nb[v]) / len(nb[v])
+        return sum(pos[u] for u in nb[v]) / len(nb[v])  # integer sum
 
     for lv in order:
         layers[lv] = sorted(layers[lv], key=lambda v: (bary(v), pos[v]))
@@ -439,7 +439,7 @@ def place_columns(
     y[:] = [yy + dy for yy in y]
     labels = [node_label(v) for v in nodes]
     fw, slot = _column_widths(layers, labels, sizes)
-    col_w = [s + sum(w) for s, w in zip(slot, fw, strict=True)]
+    col_w = [s + lsum(w) for s, w in zip(slot, fw, strict=True)]
     x_left = _column_lefts(col_w, lanes, y)
     width = x_left[-1] + col_w[-1] + MARGIN if n else 2 * MARGIN
     if title:

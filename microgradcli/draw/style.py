@@ -27,7 +27,7 @@ MONO = "DejaVu Sans Mono, Menlo, Consolas, Liberation Mono, monospace"
 
 def text_width(s: str, size: float = FONT_SIZE) -> float:
     """Width of text in a monospace font (wide East Asian characters count twice)."""
-    n = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
+    n = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)  # integer sum
     return n * CHAR_W * size
 
 
