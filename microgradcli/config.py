@@ -253,6 +253,16 @@ class TrainConfig(_Section):
     min_delta: float = Field(
         0.0, ge=0.0, description="How much lower a loss must be to count as an improvement."
     )
+    engine: Literal["scalar", "tensor"] = Field(
+        "scalar",
+        description="scalar: a graph node per number (the lesson); tensor: numpy arrays with "
+        "their own small engine (microgradcli.tensor), the same numbers much faster.",
+    )
+    exact: bool = Field(
+        True,
+        description="tensor only: true gives the scalar engine's losses and weights bit for bit; "
+        "false allows BLAS and numpy's own functions (faster, equal to about 1e-9).",
+    )
 
 
 class OutputConfig(_Section):

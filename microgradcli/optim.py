@@ -1,7 +1,9 @@
 """Optimisers (sgd, momentum, adam) and learning-rate schedules.
 
 Optimisers update Values in place from their .grad; their state is plain lists of
-floats so it can be saved in model.json and restored for an exact resume.
+floats so it can be saved in model.json and restored for an exact resume. step_flat()
+is the same update on one flat numpy array of all parameters (the tensor engine), with
+the same arithmetic in the same order, so both engines move the weights identically.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
+
+import numpy as np
 
 from microgradcli.engine import Value
 
@@ -34,6 +38,10 @@ class SGD:
     def step(self, lr: float) -> None:
         for p in self.params:
             p.data -= lr * p.grad
+
+    def step_flat(self, p: np.ndarray, g: np.ndarray, lr: float) -> None:
+        """The same update on flat arrays of every parameter and gradient (p in place)."""
+        p -= lr * g
 
     def state_dict(self) -> dict:
         return {"name": self.name}
@@ -74,8 +82,13 @@ class Momentum(SGD):
             v[i] = vi
             p.data -= lr * vi
 
+    def step_flat(self, p: np.ndarray, g: np.ndarray, lr: float) -> None:
+        v = self.mu * _array(self.v) + g
+        self.v = v
+        p -= lr * v
+
     def state_dict(self) -> dict:
-        return {"name": self.name, "v": list(self.v)}
+        return {"name": self.name, "v": _plain(self.v)}
 
     def load_state_dict(self, state: dict) -> None:
         self._check(state)
@@ -109,14 +122,32 @@ class Adam(SGD):
             m[i], v[i] = mi, vi
             p.data -= lr * (mi / c1) / (math.sqrt(vi / c2) + eps)
 
+    def step_flat(self, p: np.ndarray, g: np.ndarray, lr: float) -> None:
+        self.t += 1
+        b1, b2, eps = self.beta1, self.beta2, self.eps
+        c1 = 1.0 - b1**self.t
+        c2 = 1.0 - b2**self.t
+        m = b1 * _array(self.m) + (1.0 - b1) * g
+        v = b2 * _array(self.v) + (1.0 - b2) * g * g
+        self.m, self.v = m, v
+        p -= lr * (m / c1) / (np.sqrt(v / c2) + eps)  # np.sqrt is correctly rounded
+
     def state_dict(self) -> dict:
-        return {"name": self.name, "t": self.t, "m": list(self.m), "v": list(self.v)}
+        return {"name": self.name, "t": self.t, "m": _plain(self.m), "v": _plain(self.v)}
 
     def load_state_dict(self, state: dict) -> None:
         self._check(state)
         self.m = self._floats(state, "m")
         self.v = self._floats(state, "v")
         self.t = int(state["t"])
+
+
+def _array(state) -> np.ndarray:
+    return state if isinstance(state, np.ndarray) else np.array(state, dtype=np.float64)
+
+
+def _plain(state) -> list[float]:
+    return state.tolist() if isinstance(state, np.ndarray) else list(state)
 
 
 # The optimisers (train.optimizer): each built from the train section's settings.

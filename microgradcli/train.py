@@ -37,6 +37,7 @@ from microgradcli.nn import MLP
 from microgradcli.optim import learning_rate, make_optimizer
 from microgradcli.snapshots import SNAPSHOTS, SnapshotWriter
 from microgradcli.tasks import Task
+from microgradcli.tensor_mlp import forward_rows
 
 __all__ = ["RUN_FILES", "TrainResult", "build_model", "evaluate", "resolve_run_dir", "train"]
 
@@ -107,7 +108,8 @@ def evaluate(
 ) -> tuple[float, float | None]:
     """(loss, accuracy) of a model on prepared inputs and encoded targets; accuracy is
     None for regression. The loss is the data loss, without the L2 penalty."""
-    m = task.metrics(model.forward_floats(inputs), targets, loss, reduction)
+    # the tensor engine's forward: the same numbers as model.forward_floats, by batch
+    m = task.metrics(forward_rows(model, inputs).tolist(), targets, loss, reduction)
     return m["loss"], m["accuracy"]
 
 
@@ -263,6 +265,15 @@ class _Run:
         self.x_train, self.t_train = ds.inputs(ds.train_index), ds.target_list(ds.train_index)
         self.x_val, self.t_val = ds.inputs(ds.val_index), ds.target_list(ds.val_index)
         self.monitor = "val_loss" if self.x_val else "loss"
+        self.net = None  # the tensor engine's view of the model's weights
+        if tc.engine == "tensor":
+            import numpy as np
+
+            from microgradcli.tensor_mlp import TensorMLP
+
+            self.net = TensorMLP(self.model)
+            self.x_array = np.array(self.x_train, dtype=np.float64).reshape(-1, ds.n_features)
+            self.t_array = np.array(self.t_train)
         self.start = 0  # epochs done before this invocation
         self.kept: list[dict] = []  # their log records
         self.best: dict | None = None  # {"epoch", "value"} of the monitored loss
@@ -279,6 +290,8 @@ class _Run:
             self.opt.load_state_dict(ckpt.optimizer)
         except (KeyError, TypeError, ValueError) as e:
             raise InputError(f"{path}: cannot resume from this checkpoint ({e})") from None
+        if self.net is not None:
+            self.net.pull()
         self.start = ckpt.epoch
         self.kept = _read_log(self.run_dir / "log.jsonl", ckpt.epoch)
         self.best = ckpt.extra.get("best")
@@ -344,6 +357,33 @@ class _Run:
         random.Random(f"mg-batches-{self.config.seed}-{epoch}").shuffle(order)
         return [order[i : i + bs] for i in range(0, n, bs)]
 
+    def tensor_step(self, batch: list[int] | None, lr: float) -> tuple[float, int]:
+        """step() on the tensor engine: the same numbers (train.exact) from arrays."""
+        from microgradcli import tensor
+        from microgradcli.tensor_mlp import train_step
+
+        tc, ds = self.tc, self.ds
+        x, t = (
+            (self.x_array, self.t_array)
+            if batch is None
+            else (
+                self.x_array[batch],
+                self.t_array[batch],
+            )
+        )
+        with tensor.exact(tc.exact):
+            return train_step(
+                self.net,
+                x,
+                t,
+                loss=tc.loss,
+                reduction=tc.reduction,
+                l2=tc.l2,
+                optimizer=self.opt,
+                lr=lr,
+                task=ds.task,
+            )
+
     def step(self, xs, ts, lr: float) -> tuple[float, int]:
         """Forward, loss, one backward, one update; (summed data loss, correct count)."""
         tc, task, params = self.tc, self.ds.task, self.params
@@ -402,12 +442,14 @@ class _Run:
             interrupted, failure = False, None
             try:
                 for b, batch in enumerate(batches):
-                    if batch is None:
-                        xs, ts = self.x_train, self.t_train
+                    if self.net is not None:
+                        batch_loss, batch_right = self.tensor_step(batch, lr)
+                    elif batch is None:
+                        batch_loss, batch_right = self.step(self.x_train, self.t_train, lr)
                     else:
                         xs = [self.x_train[i] for i in batch]
                         ts = [self.t_train[i] for i in batch]
-                    batch_loss, batch_right = self.step(xs, ts, lr)
+                        batch_loss, batch_right = self.step(xs, ts, lr)
                     loss_sum += batch_loss
                     right += batch_right
                     if should_stop is not None and should_stop():
@@ -419,6 +461,8 @@ class _Run:
                 interrupted, stopped = True, "interrupted"
             except (MathDomainError, OverflowError, ZeroDivisionError) as e:
                 failure = str(e)
+            if self.net is not None:
+                self.net.push()  # the MLP's Values hold the weights between epochs
             val_loss = val_acc = None
             if failure is None and not interrupted and self.x_val:
                 val_loss, val_acc = evaluate(
@@ -431,6 +475,8 @@ class _Run:
                 for p, v in zip(self.params, snapshot[0], strict=True):
                     p.data = v
                 self.opt.load_state_dict(snapshot[1])
+                if self.net is not None:
+                    self.net.pull()
             if failure is not None:
                 ck = self.save(epoch)
                 wall = time.perf_counter() - t0
