@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from microgradcli import __version__
 from microgradcli.errors import InputError
-from microgradcli.fileio import read_text, write_atomic
+from microgradcli.fileio import read_input, write_atomic
 from microgradcli.nn import MLP
 from microgradcli.tasks import TASKS, Task, task_named
 
@@ -151,29 +150,19 @@ def checkpoint_from_dict(data: Any, where: str = "model.json") -> Checkpoint:
 def load_checkpoint(path: str | Path) -> Checkpoint:
     """Read model.json ('-': stdin); missing, unreadable, corrupt or wrong-version files are
     InputErrors."""
-    if str(path) == "-":
-        try:
-            text, path = sys.stdin.read(), Path("<stdin>")
-        except UnicodeDecodeError as e:
-            raise InputError(f"stdin: cannot read the model ({e})") from None
-        if not text.strip():
-            raise InputError("stdin: no model; pipe a model.json into mg, or give its path")
-    else:
-        text = _read_checkpoint_file(Path(path))
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise InputError(
-            f"{path}:{e.lineno}:{e.colno}: the model file is not valid JSON ({e.msg}); "
-            "is it truncated or not a checkpoint?"
-        ) from None
-    return checkpoint_from_dict(data, str(path))
-
-
-def _read_checkpoint_file(path: Path) -> str:
-    return read_text(
+    text, name = read_input(
         path,
         "model file",
         missing_hint="train one with `mg train CONFIG`",
         folder_hint=f"give the model file, e.g. {path}/model.json",
     )
+    if str(path) == "-" and not text.strip():
+        raise InputError("stdin: no model; pipe a model.json into mg, or give its path")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(
+            f"{name}:{e.lineno}:{e.colno}: the model file is not valid JSON ({e.msg}); "
+            "is it truncated or not a checkpoint?"
+        ) from None
+    return checkpoint_from_dict(data, name)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 import json
 import re
-import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -19,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from microgradcli.activations import HIDDEN, OUTPUT
 from microgradcli.errors import InputError
-from microgradcli.fileio import read_text
+from microgradcli.fileio import read_input
 from microgradcli.losses import LOSSES
 from microgradcli.nn import INITS
 from microgradcli.optim import OPTIMIZERS, SCHEDULES
@@ -645,17 +644,11 @@ def load_config(
     path: str | Path, overrides: list[str] | tuple[str, ...] = ()
 ) -> tuple[Config, Path]:
     """Read, override and validate a config file ('-' = stdin); return it and its folder."""
+    text, name = read_input(path, "config file")
     if str(path) == "-":
-        name, base_dir, stem = "<stdin>", Path.cwd(), None
-        try:
-            text = sys.stdin.read()
-            text.encode("utf-8")  # undecodable bytes come through as lone surrogates
-        except UnicodeError:
-            raise InputError("<stdin>: cannot read the config: it is not UTF-8 text") from None
+        base_dir, stem = Path.cwd(), None
     else:
-        p = Path(path)
-        name, base_dir, stem = str(path), p.resolve().parent, p.stem
-        text = read_text(p, "config file")
+        base_dir, stem = Path(path).resolve().parent, Path(path).stem
     raw, lines = _parse_yaml(text, name)
     if raw is None:
         raw = {}

@@ -9,7 +9,6 @@ same config always gives the same samples, on any machine.
 
 from __future__ import annotations
 
-import csv
 import difflib
 import math
 import random
@@ -20,6 +19,7 @@ from typing import Any
 from microgradcli.checkpoint import normalize_row
 from microgradcli.config import Config, CsvData, InlineData
 from microgradcli.errors import InputError
+from microgradcli.fileio import csv_cells, is_header, read_text, table_lines
 from microgradcli.tasks import Task, detect
 
 __all__ = [
@@ -95,7 +95,7 @@ class Dataset:
                 f"{self.name}: no validation rows (data.val_split is 0); use --split all"
             )
         x, y = [self.x[i] for i in index], [self.y[i] for i in index]
-        return Dataset(x, y, self.features, name=f"{self.name} [{which}]")
+        return Dataset(x, y, self.features, name=self.name)
 
 
 # -- generators -----------------------------------------------------------------------
@@ -223,37 +223,20 @@ def read_csv(
     cells is not a number where the row below has a number.
     """
     path = Path(path)
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            numbered = [
-                (n, row)
-                for n, row in enumerate(csv.reader(f, delimiter=delimiter), 1)
-                if row and any(cell.strip() for cell in row)
-            ]
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such data file (data.path)") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a folder, not a CSV file (data.path)") from None
-    except csv.Error as e:
-        raise InputError(f"{path}: not valid CSV ({e})") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: cannot read the CSV file ({e})") from None
+    text = read_text(
+        path, "data file", missing_hint="check data.path", folder_hint="give a CSV file (data.path)"
+    )
+    numbered: list[tuple[int, list[str]]] = []
+    for n, line in table_lines(text.splitlines()):
+        width = len(numbered[0][1]) if numbered else None
+        numbered.append((n, csv_cells(line, f"{path}:{n}", delimiter, width)))
     if not numbered:
         raise InputError(f"{path}: the CSV file is empty")
-    # A comma at the end of every line (as some spreadsheets write) is not an empty column.
-    if all(len(row) > 1 and not row[-1].strip() for _, row in numbered):
-        numbered = [(n, row[:-1]) for n, row in numbered]
     if header is None:
-        first = numbered[0][1]
-        second = numbered[1][1] if len(numbered) > 1 else None
-        header = any(
-            _number(a) is None
-            and (second is None or (j < len(second) and _number(second[j]) is not None))
-            for j, a in enumerate(first)
-        )
+        header = is_header(numbered[0][1], numbered[1][1] if len(numbered) > 1 else None)
     names: list[str]
     if header:
-        names = [c.strip() for c in numbered[0][1]]
+        names = list(numbered[0][1])
         numbered = numbered[1:]
         if not numbered:
             raise InputError(f"{path}: the CSV file has a header but no rows")
@@ -278,14 +261,14 @@ def read_csv(
         for j, cell in enumerate(row):
             if j == t:
                 continue
-            v = _number(cell.strip())
+            v = _number(cell)
             if v is None:
                 raise InputError(
-                    f"{path}:{line}: column {names[j]!r} must be a finite number, got {cell.strip()!r}"
+                    f"{path}:{line}: column {names[j]!r} must be a finite number, got {cell!r}"
                 )
             values.append(v)
         rows.append(values)
-        label = row[t].strip()
+        label = row[t]
         if label == "":
             raise InputError(f"{path}:{line}: the target column {names[t]!r} is empty")
         labels.append(label)

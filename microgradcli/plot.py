@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import sys
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,7 +28,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from microgradcli import fileio  # noqa: E402
 from microgradcli.checkpoint import Checkpoint, format_label  # noqa: E402
 from microgradcli.errors import InputError, MathDomainError  # noqa: E402
-from microgradcli.fileio import read_text, write_output  # noqa: E402
+from microgradcli.fileio import read_input, write_output  # noqa: E402
 from microgradcli.nn import MLP  # noqa: E402
 
 __all__ = [
@@ -133,14 +132,10 @@ class LossData:
 
 def read_log(path: str | Path) -> list[dict[str, Any]]:
     """The records of a log.jsonl (or of RUN_DIR/log.jsonl, or of stdin: '-'), each line checked."""
-    if str(path) == "-":
-        path, text = "<stdin>", sys.stdin.read()
-        return _log_records(path, text)
-    path = Path(path)
-    if path.is_dir():
-        path = path / "log.jsonl"
-    text = read_text(path, "log file", missing_hint="give a run folder or its log.jsonl")
-    return _log_records(path, text)
+    if str(path) != "-" and Path(path).is_dir():
+        path = Path(path) / "log.jsonl"
+    text, name = read_input(path, "log file", missing_hint="give a run folder or its log.jsonl")
+    return _log_records(name, text)
 
 
 def _log_records(path: str | Path, text: str) -> list[dict[str, Any]]:

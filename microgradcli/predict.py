@@ -7,10 +7,8 @@ line at a time, so `mg predict MODEL -` answers each row before the next one arr
 
 from __future__ import annotations
 
-import csv
 import json
 import math
-import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from microgradcli.checkpoint import Checkpoint
 from microgradcli.errors import InputError
+from microgradcli.fileio import csv_cells, input_lines, is_header, table_lines
 
 if TYPE_CHECKING:
     from microgradcli.data import Dataset
@@ -51,33 +50,6 @@ def feature_names(ckpt: Checkpoint) -> list[str]:
 
 
 # -- reading input rows ------------------------------------------------------------------
-def _lines(source: str | Path) -> tuple[Iterator[str], str]:
-    """Lines of a file or of stdin ('-'), read lazily, and the name to use in errors."""
-    if str(source) == "-":
-        # readline, not a read-ahead iterator: a row is answered as soon as it arrives.
-        return iter(sys.stdin.readline, ""), "<stdin>"
-    path = Path(source)
-    try:
-        f = path.open(encoding="utf-8-sig", newline="")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such input file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a folder; give a CSV or JSON Lines file") from None
-    except OSError as e:
-        raise InputError(f"{path}: cannot read the input file ({e.strerror})") from None
-
-    def gen() -> Iterator[str]:
-        with f:
-            try:
-                yield from f
-            except UnicodeDecodeError as e:
-                raise InputError(
-                    f"{path}: not a text file ({e.reason}); give CSV or JSON Lines"
-                ) from None
-
-    return gen(), str(path)
-
-
 def _number(text: Any, where: str) -> float:
     """One finite number from a CSV cell or a JSON value, or an InputError naming where."""
     if isinstance(text, bool) or not isinstance(text, (int, float, str)):
@@ -111,11 +83,11 @@ def read_rows(
     Errors name the file and the line: a row of the wrong width, a non-number.
     """
     names = features if features and len(features) == nin else [f"x{i}" for i in range(1, nin + 1)]
-    lines, name = _lines(source)
+    lines, name = input_lines(source, "input file", folder_hint="give a CSV or JSON Lines file")
     if fmt is None:
         suffix = Path(str(source)).suffix.lower()
         fmt = "jsonl" if suffix in JSON_SUFFIXES else "csv" if suffix in CSV_SUFFIXES else None
-    numbered = _numbered(lines)
+    numbered = table_lines(lines)
     if fmt is None:  # stdin or an unknown extension: decide by the first non-blank line
         first = next(numbered, None)
         if first is None:
@@ -126,14 +98,6 @@ def read_rows(
         yield from _json_rows(numbered, name, names)
     else:
         yield from _csv_rows(numbered, name, names)
-
-
-def _numbered(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
-    """(line number, text) for each non-blank, non-comment line."""
-    for i, line in enumerate(lines, 1):
-        text = line.strip()
-        if text and not text.startswith("#"):
-            yield i, line
 
 
 def _chain(first: tuple[int, str], rest: Iterator[tuple[int, str]]) -> Iterator[tuple[int, str]]:
@@ -171,54 +135,36 @@ def _json_rows(numbered: Iterator[tuple[int, str]], name: str, names: list[str])
 
 def _csv_rows(numbered: Iterator[tuple[int, str]], name: str, names: list[str]) -> Iterator[Row]:
     columns: list[int] | None = None  # which cells hold the inputs, from a header
-    header: list[str] = []
-    first = True
-    for lineno, line in numbered:
+    width = len(names)
+    for n, (lineno, line) in enumerate(numbered):
         where = f"{name}:{lineno}"
-        try:
-            cells = next(csv.reader([line]))
-        except csv.Error as e:
-            raise InputError(f"{where}: not valid CSV ({e})") from None
-        if len(cells) > 1 and not cells[-1].strip():  # a trailing comma is no extra value
-            cells.pop()
-        if first:
-            first = False
-            if not any(_is_number(c) for c in cells):  # a header: no cell is a number
-                header = [c.strip() for c in cells]
-                if all(n in header for n in names):
-                    columns = [header.index(n) for n in names]
-                elif len(header) == len(names):
-                    columns = list(range(len(names)))
-                else:
-                    raise InputError(
-                        f"{where}: the header has {len(header)} columns ({', '.join(header)}) "
-                        f"and does not name the model's inputs ({', '.join(names)})"
-                    )
-                continue
-        if columns is None:
-            if len(cells) != len(names):
+        cells = csv_cells(line, where, width=None if n == 0 else width)
+        if n == 0 and is_header(cells):
+            columns, width = _header_columns(cells, names, where), len(cells)
+            continue
+        if len(cells) != width:
+            if columns is None:
                 raise _width_error(where, len(cells), names)
-            picked = cells
-        else:
-            if len(cells) != len(header):
-                raise InputError(
-                    f"{where}: row has {len(cells)} value{'s' if len(cells) != 1 else ''}; "
-                    f"the header has {len(header)} columns"
-                )
-            picked = [cells[j] for j in columns]
-        values = [
-            _number(c, f"{where}: column {j + 1}")
-            for j, c in zip(columns or range(len(picked)), picked, strict=True)
-        ]
-        yield Row(values, lineno)
+            raise InputError(
+                f"{where}: row has {len(cells)} value{'s' if len(cells) != 1 else ''}; "
+                f"the header has {width} columns"
+            )
+        picked = range(width) if columns is None else columns
+        yield Row([_number(cells[j], f"{where}: column {j + 1}") for j in picked], lineno)
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+def _header_columns(header: list[str], names: list[str], where: str) -> list[int]:
+    """The cells that hold the model's inputs, matched by name; a column the model does
+    not take is ignored, a missing input is an error listing the model's inputs."""
+    missing = [n for n in names if n not in header]
+    if missing:
+        unknown = [h for h in header if h not in names]
+        other = f" it names {', '.join(unknown)} instead;" if unknown else ""
+        raise InputError(
+            f"{where}: the header has no column {', '.join(missing)};{other} the model's "
+            f"inputs are {', '.join(names)} (name the columns so, or leave out the header)"
+        )
+    return [header.index(n) for n in names]
 
 
 def predict_rows(ckpt: Checkpoint, rows: Iterable[Row]) -> Iterator[dict[str, Any]]:

@@ -81,12 +81,13 @@ def _confusion_lines(confusion: dict[str, Any]) -> list[str]:
 @app.command("eval")
 def eval_command(
     model: str = typer.Argument(..., help="A model.json written by mg train."),
-    data: str = typer.Option(
-        ...,
+    data: str | None = typer.Option(
+        None,
         "--data",
         "-d",
         help="An experiment config (.yaml: its data section) or a CSV file (target: the "
-        "model config's data.target, else the last column).",
+        "model config's data.target, else the last column). Default: the model's own "
+        "training data, with its split.",
     ),
     split: str = typer.Option(
         "all",
@@ -101,9 +102,10 @@ def eval_command(
     term), averaged over the rows. With a config (or - for a config on
     stdin), the rows are the ones it generates or reads, exactly as
     training saw them; --split train|val picks one side of its
-    data.val_split. Labels in a CSV must be the model's classes.
+    data.val_split. Without --data, the model's own training data (as its
+    config describes it). Labels in a CSV must be the model's classes.
 
-    --json keys: data, rows, task, loss_name, loss, accuracy, correct,
+    --json keys: model, data, split, rows, task, loss_name, loss, accuracy, correct,
     confusion ({"labels", "matrix"}, rows = true class); regression has
     rmse and mae instead.
 
@@ -111,21 +113,27 @@ def eval_command(
     """
     from microgradcli.checkpoint import load_checkpoint
     from microgradcli.errors import InputError
-    from microgradcli.predict import evaluate, read_dataset
+    from microgradcli.predict import evaluate, read_dataset, training_dataset
 
     if split not in ("all", "train", "val"):
         raise InputError(f"--split {split!r}: use all, train or val")
     if model == "-" and data == "-":
         raise InputError("the model and --data cannot both come from stdin ('-'); give one a file")
     ckpt = load_checkpoint(model)
-    dataset = read_dataset(data, ckpt, split)
+    dataset = read_dataset(data, ckpt, split) if data else training_dataset(ckpt, split)
+    if dataset is None:
+        raise InputError(
+            f"{model}: the model holds no config to find its training data; give --data"
+        )
     result = {"model": model, **evaluate(ckpt, dataset)}
+    result = {"model": model, "data": result["data"], "split": split, **result}
     if json_out:
         emit_json(result)
         return
+    shown = result["data"] if split == "all" else f"{result['data']} [{split}]"
     lines = [
         f"model     {model} ({result['task']})",
-        f"data      {result['data']} ({result['rows']} rows)",
+        f"data      {shown} ({result['rows']} rows)",
         f"loss      {result['loss']:.6g} ({result['loss_name']})",
     ]
     if result["accuracy"] is not None:
