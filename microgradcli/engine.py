@@ -422,6 +422,19 @@ def _value_local(node: Value, i: int):
     raise ValueError(f"create_graph: no Value rule for the operation {op!r}")
 
 
+def _times(local, g):
+    """local * g without building a node for a factor of 1 (None for a factor of 0)."""
+    if type(local) is float:
+        if local == 0.0:
+            return None
+        if local == 1.0:
+            return g
+        return local * g if type(g) is float else g * local
+    if type(g) is float:
+        return local if g == 1.0 else local * g
+    return local * g
+
+
 def grad(out: Value, wrt, create_graph: bool = False, max_nodes: int | None = None):
     """d(out)/d(w) for each w in `wrt` (one Value, or a sequence: a list back).
 
@@ -458,9 +471,11 @@ def grad(out: Value, wrt, create_graph: bool = False, max_nodes: int | None = No
         if v._prev and not live.isdisjoint(v._prev):
             live.add(v)
     start = next(_ids)
+    # A gradient is a float while it is a constant (the seed 1, d(2x)/dx = 2) and a
+    # Value once it depends on an input: constants build no nodes (no "c*1").
     grads: dict[Value, object] = {}
     if out in live:
-        grads[out] = Value(1.0) if create_graph else 1.0
+        grads[out] = 1.0
     for v in order:
         g = grads.get(v)
         if g is None or not v._prev:
@@ -470,13 +485,9 @@ def grad(out: Value, wrt, create_graph: bool = False, max_nodes: int | None = No
         for i, child in enumerate(v._prev):
             if child not in live:
                 continue
-            local = _value_local(v, i) if create_graph else v._local[i]
-            if type(local) is float:
-                if local == 0.0:
-                    continue
-                part = g if local == 1.0 else g * local
-            else:
-                part = local * g
+            part = _times(_value_local(v, i) if create_graph else v._local[i], g)
+            if part is None:
+                continue
             seen = grads.get(child)
             grads[child] = part if seen is None else seen + part
     results = []

@@ -27,6 +27,8 @@ class GraphTooLarge(MgError):
     def __init__(self, nodes: int, limit: int):
         self.nodes = nodes
         self.limit = limit
+        self.order: int | None = None  # set by whoever knows which derivative it was
+        self.variable: str | None = None
         super().__init__(
             f"the graph grew past {limit:,} nodes (at {nodes:,}); raise the limit or "
             "differentiate fewer times"
