@@ -249,7 +249,11 @@ class Cluster:
             stdout=log,
             stderr=log,
             start_new_session=True,
-            env={k: v for k, v in os.environ.items() if k != "DASK_SCHEDULER_ADDRESS"},
+            # a SIGKILLed worker leaves its trial's temporary folder: keep it in ours
+            env={
+                **{k: v for k, v in os.environ.items() if k != "DASK_SCHEDULER_ADDRESS"},
+                "TMPDIR": str(self.tmp),
+            },
         )
         self.procs.append(p)
         return p
