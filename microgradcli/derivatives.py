@@ -59,14 +59,19 @@ def graph_size(*roots: Value) -> int:
 
 
 def derivatives(
-    expression, point: Mapping[str, float], order: int, max_nodes: int = DEFAULT_MAX_NODES
+    expression,
+    point: Mapping[str, float],
+    order: int,
+    max_nodes: int = DEFAULT_MAX_NODES,
+    count_nodes: bool = True,
 ) -> Derivatives:
-    """d^k f/dx^k for k = 1..order and every variable x of `expression`, at `point`."""
+    """d^k f/dx^k for k = 1..order and every variable x of `expression`, at `point`
+    (and, with count_nodes, the size of each derivative's graph)."""
     if not 1 <= order <= MAX_ORDER:
         raise ValueError(f"order must be 1..{MAX_ORDER}, not {order}")
     root, leaves = expression.build(point)
     out = Derivatives(root.data, order, {}, {}, root)
-    base = graph_size(root)
+    base = graph_size(root) if count_nodes else 0
     for name, leaf in leaves.items():
         d, ds, sizes = root, [], [base]
         for k in range(1, order + 1):
@@ -76,9 +81,10 @@ def derivatives(
                 e.order, e.variable = k, name
                 raise
             ds.append(d.data)
-            sizes.append(graph_size(d))
+            sizes.append(graph_size(d) if count_nodes else 0)
         out.grads[name] = ds
-        out.nodes[name] = sizes
+        if count_nodes:
+            out.nodes[name] = sizes
     return out
 
 

@@ -755,6 +755,7 @@ class FunctionData:
     xs: np.ndarray
     ys: np.ndarray
     dys: np.ndarray
+    higher: tuple[np.ndarray, ...] = ()  # with order N > 1: the derivatives 2..N
 
 
 def parse_range(text: str) -> tuple[float, float]:
@@ -776,8 +777,11 @@ def parse_range(text: str) -> tuple[float, float]:
     return lo, hi
 
 
-def function_data(expr: str, lo: float, hi: float, points: int = 401) -> FunctionData:
-    """Sample f and its derivative on [lo, hi]; the derivative from the engine's backward."""
+def function_data(
+    expr: str, lo: float, hi: float, points: int = 401, order: int = 1
+) -> FunctionData:
+    """Sample f and its derivative on [lo, hi]; the derivative from the engine's backward
+    (order N > 1: derivatives 1..N, the backward pass differentiated again)."""
     from microgradcli.expr import parse_expression, value_and_grad
 
     if points < 2:
@@ -793,7 +797,11 @@ def function_data(expr: str, lo: float, hi: float, points: int = 401) -> Functio
     xs = np.linspace(lo, hi, points)
     ys = np.full(points, np.nan)
     dys = np.full(points, np.nan)
-    for i, x in enumerate(xs):
+    higher: tuple[np.ndarray, ...] = ()
+    if order > 1:
+        ys, derivs = _derivative_samples(parsed, var, xs, order)
+        dys, higher = derivs[0], tuple(derivs[1:])
+    for i, x in enumerate(xs if order == 1 else ()):
         try:
             ys[i], grad = value_and_grad(parsed, {var: float(x)})
         except MathDomainError:
@@ -803,7 +811,36 @@ def function_data(expr: str, lo: float, hi: float, points: int = 401) -> Functio
         raise InputError(
             f"{expr!r} is undefined everywhere on [{lo:g}, {hi:g}]; try another --range"
         )
-    return FunctionData(expr, var, xs, ys, dys)
+    return FunctionData(expr, var, xs, ys, dys, higher)
+
+
+def _derivative_samples(parsed, var: str, xs: np.ndarray, order: int):
+    """f and its derivatives 1..order at each x (NaN where one of them is undefined)."""
+    from microgradcli.derivatives import derivatives
+
+    ys = np.full(len(xs), np.nan)
+    derivs = [np.full(len(xs), np.nan) for _ in range(order)]
+    for i, x in enumerate(xs):
+        try:
+            r = derivatives(parsed, {var: float(x)}, order, count_nodes=False)
+        except MathDomainError:
+            continue
+        ys[i] = r.value
+        for k, d in enumerate(r.grads[var]):
+            derivs[k][i] = d
+    return ys, derivs
+
+
+_SUPERSCRIPT = str.maketrans(
+    "0123456789", "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079"
+)
+
+
+def prime(k: int) -> str:
+    """The k-th derivative's name in a legend: primes up to 3, then f(4) as superscripts."""
+    if k <= 3:
+        return "f" + "'" * k
+    return "f\u207d" + str(k).translate(_SUPERSCRIPT) + "\u207e"
 
 
 def _robust_limits(values: np.ndarray) -> tuple[float, float] | None:
@@ -827,22 +864,20 @@ def function_figure(data: FunctionData, title: str | None = None) -> Figure:
         ax.axvline(0.0, color="#999999", linewidth=0.8, zorder=0)
     v = data.var
     ax.plot(data.xs, data.ys, color=PALETTE[0], linewidth=2.0, label=f"f({v}) = {data.expr}")
-    ax.plot(
-        data.xs,
-        data.dys,
-        color=PALETTE[1],
-        linewidth=1.8,
-        linestyle="--",
-        label=f"df/d{v} (backward pass)",
-    )
-    limits = _robust_limits(np.concatenate([data.ys, data.dys]))
+    first = f"f'({v}) (backward pass)" if data.higher else f"df/d{v} (backward pass)"
+    ax.plot(data.xs, data.dys, color=PALETTE[1], linewidth=1.8, linestyle="--", label=first)
+    for k, ds in enumerate(data.higher, start=2):  # --order N: the 2nd to N-th
+        ax.plot(data.xs, ds, color=PALETTE[k % len(PALETTE)], linewidth=1.4, label=prime(k))
+    limits = _robust_limits(np.concatenate([data.ys, data.dys, *data.higher]))
     if limits:
         ax.set_ylim(*limits)
     ax.set_xlim(data.xs[0], data.xs[-1])
     ax.set_xlabel(v)
     ax.set_ylabel("value")
     ax.legend(loc="best")
-    ax.set_title(title or f"{data.expr} and its derivative")
+    n = len(data.higher) + 1
+    what = f"its first {n} derivatives" if n > 1 else "its derivative"
+    ax.set_title(title or f"{data.expr} and {what}")
     return fig
 
 
