@@ -175,3 +175,25 @@ def check(numeric: float | None, exact: float) -> dict:
     if numeric is None:
         return {"numeric": None, "abs_error": None}
     return {"numeric": numeric, "abs_error": abs(numeric - exact)}
+
+
+def derivative_graph(expression, point: Mapping[str, float], order: int) -> tuple[Value, str]:
+    """The graph of d^(order-1) f / dx^(order-1) for the first variable x, labelled, after
+    its backward pass (so x's grad is the order-th derivative): what `mg draw --order`
+    shows. Returns (root, the variable)."""
+    from microgradcli.expr import label_graph
+
+    if not 2 <= order <= MAX_ORDER:
+        raise ValueError(f"order must be 2..{MAX_ORDER}, not {order}")
+    root, leaves = expression.build(point)
+    if not leaves:
+        raise ValueError("an expression without variables has no derivative graph")
+    name = expression.variables[0]
+    d = root
+    for _ in range(order - 1):
+        d = grad(d, leaves[name], create_graph=True)
+    k = order - 1
+    d.label = f"df/d{name}" if k == 1 else f"d{k}f/d{name}{k}"
+    label_graph(d)
+    d.backward()
+    return d, name
