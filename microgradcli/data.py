@@ -177,6 +177,13 @@ def _spiral(n: int, noise: float, rng: random.Random, classes: int):
     return rows, labels, 0.0
 
 
+def _mnist1d(n: int, noise: float, rng: random.Random):
+    from microgradcli import mnist1d
+
+    rows, labels = mnist1d.generate(n, rng, noise)
+    return rows, labels, 0.0  # noised already
+
+
 # The generators (data.source): (n, noise, rng, **their own settings) -> rows, labels and
 # the jitter still to add. Their settings and defaults live in config.py's data models.
 GENERATORS = {
@@ -185,6 +192,7 @@ GENERATORS = {
     "xor": _xor,
     "blobs": _blobs,
     "spiral": _spiral,
+    "mnist1d": _mnist1d,
 }
 
 
@@ -371,7 +379,7 @@ _COMMON = {"source", "n_samples", "noise", "val_split", "normalize"}
 def _generated_rows(d: Any, seed: int, base_dir: Path | None) -> _ROWS:
     settings = {k: v for k, v in d if k not in _COMMON}  # the generator's own (classes, ...)
     x, y = generate(d.source, d.n_samples, d.noise, seed, **settings)
-    return x, y, ["x1", "x2"]
+    return x, y, [f"x{j}" for j in range(1, len(x[0]) + 1)]
 
 
 # The data sources (data.source): the config section, the seed and the config's folder ->
