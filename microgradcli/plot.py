@@ -1054,9 +1054,15 @@ def _orders_figure(data: FunctionData, title: str | None) -> Figure:
     ax.plot(data.xs, data.dys, color=PALETTE[1], linewidth=1.8, linestyle="--", label=first)
     for k, ds in enumerate(data.higher, start=2):
         ax.plot(data.xs, ds, color=PALETTE[k % len(PALETTE)], linewidth=1.4, label=prime(k))
-    limits = curve_limits(np.concatenate([data.ys, data.dys, *data.higher]))
-    if limits:
-        ax.set_ylim(*limits)
+    spans = []  # each curve's own readable range (clipped only near a pole), then all of them
+    for values in (data.ys, data.dys, *data.higher):
+        finite = values[np.isfinite(values)]
+        if finite.size:
+            spans.append(curve_limits(values) or (float(finite.min()), float(finite.max())))
+    if spans:
+        lo, hi = min(a for a, _ in spans), max(b for _, b in spans)
+        pad = 0.05 * (hi - lo) if hi > lo else 1.0
+        ax.set_ylim(lo - pad, hi + pad)
     ax.set_xlim(data.xs[0], data.xs[-1])
     ax.set_xlabel(v)
     ax.set_ylabel("value")
