@@ -25,6 +25,7 @@ from matplotlib.colors import ListedColormap, Normalize, to_rgb  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
+from microgradcli import fileio  # noqa: E402
 from microgradcli.checkpoint import Checkpoint, format_label  # noqa: E402
 from microgradcli.errors import InputError, MathDomainError  # noqa: E402
 from microgradcli.fileio import read_input, write_output  # noqa: E402
@@ -73,18 +74,7 @@ SURFACE = "viridis"  # a regression model's output and its targets
 # -- output ------------------------------------------------------------------------------
 def output_format(path: str | Path, fmt: str | None = None) -> str:
     """'svg' or 'png' from --format or the output file's extension; anything else is an error."""
-    if fmt is not None:
-        f = fmt.lower().lstrip(".")
-        if f not in FORMATS.values():
-            raise InputError(f"unknown format {fmt!r}; use svg or png")
-        return f
-    if str(path) == "-":
-        return "svg"
-    suffix = Path(str(path)).suffix.lower()
-    if suffix not in FORMATS:
-        shown = f"extension {suffix!r}" if suffix else "no extension"
-        raise InputError(f"{path}: {shown}; the output must end in .svg or .png")
-    return FORMATS[suffix]
+    return fileio.output_format(path, fmt, FORMATS)
 
 
 def render(fig: Figure, fmt: str) -> bytes:
