@@ -47,6 +47,7 @@ class Checkpoint:
     epoch: int = 0
     optimizer: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    folder: Path | None = None  # where model.json was read from: its config's paths start there
 
     @property
     def nin(self) -> int:
@@ -185,7 +186,10 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
             f"{path}:{e.lineno}:{e.colno}: the model file is not valid JSON ({e.msg}); "
             "is it truncated or not a checkpoint?"
         ) from None
-    return checkpoint_from_dict(data, str(path))
+    ck = checkpoint_from_dict(data, str(path))
+    if str(path) != "<stdin>":
+        ck.folder = Path(path).resolve().parent
+    return ck
 
 
 def _read_checkpoint_file(path: Path) -> str:

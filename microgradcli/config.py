@@ -7,6 +7,7 @@ names the file and line, the key path (`train.lr`), the bad value and what is al
 
 from __future__ import annotations
 
+import copy
 import difflib
 import json
 import re
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from microgradcli.errors import InputError
 from microgradcli.fileio import read_text
+from microgradcli.limits import check_config_size
 
 __all__ = [
     "Config",
@@ -423,6 +425,9 @@ class _Where:
         return 0
 
     def __call__(self, path: tuple) -> str:
+        source = self.overrides.get(("data", "source"))
+        if source is not None and path[:1] == ("data",):  # a new source brings its own keys
+            return f"--set {source}"
         for n in range(len(path), 0, -1):
             if path[:n] in self.overrides:
                 return f"--set {self.overrides[path[:n]]}"
@@ -492,7 +497,8 @@ def _cross_check(cfg: Config) -> list[tuple[tuple, str]]:
 # -- loading ------------------------------------------------------------------------------
 class _Loader(yaml.SafeLoader):
     """yaml.SafeLoader without YAML 1.1's base-60 and octal numbers: `lr: 1:30` is not 90
-    and `epochs: 010` is not 8 (YAML 1.2 dropped both); such text stays text."""
+    and `epochs: 010` is not 8 (YAML 1.2 dropped both); such text stays text. Exponents
+    as YAML 1.2 writes them (`1e9`, `1.0e9`) are numbers."""
 
 
 _NUMBER_RESOLVERS = {
@@ -500,7 +506,8 @@ _NUMBER_RESOLVERS = {
         r"^(?:[-+]?0b[0-1_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"
     ),
     "tag:yaml.org,2002:float": re.compile(
-        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
+        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+"  # 1e9 and 1.0e9 are numbers, as in YAML 1.2
         r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
     ),
 }
@@ -542,8 +549,62 @@ def _yaml_lines(text: str, name: str) -> dict[tuple, int]:
     return lines
 
 
+MAX_DEPTH = 64  # nesting levels of a YAML document; a config needs 4
+MAX_NODES = 1_000_000  # values in a document with every alias expanded
+_BRACKETS = re.compile(r"[^\[\]{}]+")
+
+
+def _check_yaml_shape(text: str, name: str) -> None:
+    """Refuse what would exhaust the parser or memory, reading only the event stream (which
+    PyYAML produces without recursion): nesting deeper than MAX_DEPTH (the composer would
+    recurse past Python's limit) and aliases of aliases that expand past MAX_NODES values
+    (a "billion laughs" bomb: small text, exponential data)."""
+    # Flow brackets first, in one pass over the text: PyYAML's scanner looks ahead through
+    # a run of '[' quadratically (each may open a key), seconds for 10,000 of them.
+    depth = 0
+    for ch in _BRACKETS.sub("", text):
+        depth = depth + 1 if ch in "[{" else max(depth - 1, 0)
+        if depth > MAX_DEPTH:
+            raise InputError(
+                f"{name}: the YAML nests deeper than {MAX_DEPTH} levels of brackets; a config "
+                "has sections of keys, not deeper structures"
+            )
+    depth, nodes = 0, 0
+    sizes: dict[str, int] = {}  # anchor -> values in its subtree, aliases expanded
+    open_: list[tuple[str | None, int]] = []  # (anchor, nodes before it) per open collection
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.AliasEvent):
+            nodes += sizes.get(event.anchor, 1)
+        elif isinstance(event, yaml.ScalarEvent):
+            nodes += 1
+            if event.anchor:
+                sizes[event.anchor] = 1
+        elif isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            nodes += 1
+            depth += 1
+            open_.append((event.anchor, nodes - 1))
+            if depth > MAX_DEPTH:
+                line = event.start_mark.line + 1
+                raise InputError(
+                    f"{name}:{line}: the YAML nests deeper than {MAX_DEPTH} levels; a config "
+                    "has sections of keys, not deeper structures"
+                )
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
+            anchor, before = open_.pop()
+            if anchor:
+                sizes[anchor] = nodes - before
+        if nodes > MAX_NODES:
+            line = event.start_mark.line + 1
+            raise InputError(
+                f"{name}:{line}: the YAML expands to more than {MAX_NODES:,} values (aliases of "
+                "aliases?); a config is small: write the values out"
+            )
+
+
 def _parse_yaml(text: str, name: str) -> tuple[Any, dict[tuple, int]]:
     try:
+        _check_yaml_shape(text, name)
         lines = _yaml_lines(text, name)
         data = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
     except yaml.MarkedYAMLError as e:
@@ -569,6 +630,7 @@ def parse_override(text: str) -> tuple[tuple[str, ...], Any]:
             "or --set model.hidden=[32,32]"
         )
     try:
+        _check_yaml_shape(value, f"--set {key}")
         parsed = yaml.load(value, Loader=_Loader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as e:
         problem = getattr(e, "problem", None) or str(e)
@@ -621,6 +683,7 @@ def _validate(raw: Any, where: _Where, base_dir: Path | None = None) -> Config:
         raise InputError(
             "\nerror: ".join(f"{where(p)}: {_dotted(p)}: {msg}" for p, msg in problems)
         )
+    check_config_size(cfg, where.name)  # absurd sizes: refused before anything is allocated
     if base_dir is not None and isinstance(cfg.data, CsvData):
         p = Path(cfg.data.path).expanduser()
         if not p.is_absolute():
@@ -645,8 +708,12 @@ def load_config(
         name, base_dir, stem = str(path), p.resolve().parent, p.stem
         text = read_text(p, "config file")
     raw, lines = _parse_yaml(text, name)
-    if raw is None:
-        raw = {}
+    if raw is None:  # an empty file, /dev/null, or a pipe whose writer failed: never defaults
+        came = "nothing came on stdin" if name == "<stdin>" else "the file holds no YAML"
+        raise InputError(
+            f"{name}: the config is empty ({came}); a config names at least its data, "
+            "e.g. `data: {source: moons}` (see configs/moons.yaml)"
+        )
     set_paths: dict[tuple, str] = {}
     if isinstance(raw, dict):
         for item in overrides:
@@ -659,9 +726,23 @@ def load_config(
     return cfg, base_dir
 
 
-def config_from_dict(data: Any, where: str = "config") -> Config:
-    """Validate a plain dict (e.g. the config saved in a checkpoint)."""
-    return _validate(data, _Where(where, {}, {}))
+def config_from_dict(
+    data: Any,
+    where: str = "config",
+    overrides: list[str] | tuple[str, ...] = (),
+    base_dir: str | Path | None = None,
+) -> Config:
+    """Validate a plain dict (e.g. the config saved in a checkpoint), with --set overrides;
+    a relative data.path is relative to base_dir (the checkpoint's folder)."""
+    raw = copy.deepcopy(data)
+    set_paths: dict[tuple, str] = {}
+    if isinstance(raw, dict):
+        for item in overrides:
+            key_path, value = parse_override(item)
+            _apply_override(raw, key_path, value, item)
+            set_paths[key_path] = item
+    where_ = _Where(where, {}, set_paths)
+    return _validate(raw, where_, None if base_dir is None else Path(base_dir))
 
 
 def config_schema() -> dict:

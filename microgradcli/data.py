@@ -19,7 +19,7 @@ from typing import Any
 
 from microgradcli.checkpoint import normalize_row
 from microgradcli.config import Config, CsvData, InlineData
-from microgradcli.errors import InputError
+from microgradcli.errors import InputError, plural
 from microgradcli.losses import binary_target
 
 __all__ = [
@@ -246,7 +246,8 @@ def read_csv(
     for line, row in numbered:
         if len(row) != width:
             raise InputError(
-                f"{path}:{line}: row has {len(row)} values; the file has {width} columns"
+                f"{path}:{line}: row has {plural(len(row), 'value')}; the file has "
+                f"{plural(width, 'column')}"
             )
         values = []
         for j, cell in enumerate(row):
@@ -276,7 +277,7 @@ def _target_column(target: str | int | None, names: list[str], header: bool, pat
     if isinstance(target, int):
         if not -width <= target < width:
             raise InputError(
-                f"{path}: data.target {target} is out of range; the file has {width} columns "
+                f"{path}: data.target {target} is out of range; the file has {plural(width, 'column')} "
                 f"(0..{width - 1}, or -1 for the last)"
             )
         return target % width
@@ -399,6 +400,13 @@ def load_dataset(config: Config, base_dir: str | Path | None = None) -> Dataset:
         path = Path(d.path).expanduser()
         if not path.is_absolute() and base_dir is not None:
             path = Path(base_dir) / path
+        if not path.exists():
+            given = "" if str(path) == d.path else f"data.path is {d.path!r}; "
+            raise InputError(
+                f"{path}: no such data file ({given}a relative data.path starts at the "
+                "folder of the config or run that names it); point at the file with "
+                "--set data.path=PATH"
+            )
         x, y, features = read_csv(path, d.target, d.header, d.delimiter)
     else:
         x, y = generate(

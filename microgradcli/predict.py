@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from microgradcli.checkpoint import Checkpoint
-from microgradcli.errors import InputError
+from microgradcli.errors import InputError, plural
 from microgradcli.losses import binary_target
 
 __all__ = [
@@ -190,7 +190,7 @@ def _csv_rows(numbered: Iterator[tuple[int, str]], name: str, names: list[str]) 
                     columns = list(range(len(names)))
                 else:
                     raise InputError(
-                        f"{where}: the header has {len(header)} columns ({', '.join(header)}) "
+                        f"{where}: the header has {plural(len(header), 'column')} ({', '.join(header)}) "
                         f"and does not name the model's inputs ({', '.join(names)})"
                     )
                 continue
@@ -202,7 +202,7 @@ def _csv_rows(numbered: Iterator[tuple[int, str]], name: str, names: list[str]) 
             if len(cells) != len(header):
                 raise InputError(
                     f"{where}: row has {len(cells)} value{'s' if len(cells) != 1 else ''}; "
-                    f"the header has {len(header)} columns"
+                    f"the header has {plural(len(header), 'column')}"
                 )
             picked = [cells[j] for j in columns]
         values = [
@@ -326,8 +326,10 @@ def training_dataset(ckpt: Checkpoint) -> Dataset | None:
     from microgradcli.config import config_from_dict
 
     try:
-        cfg = config_from_dict(ckpt.config, "the model's config")
-        return _config_dataset(cfg, None, f"the model's training data ({cfg.data.source})", ckpt)
+        cfg = config_from_dict(ckpt.config, "the model's config", base_dir=ckpt.folder)
+        return _config_dataset(
+            cfg, ckpt.folder, f"the model's training data ({cfg.data.source})", ckpt
+        )
     except InputError as e:
         raise InputError(f"cannot load the model's training data: {e}; give --data") from None
 

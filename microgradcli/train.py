@@ -30,14 +30,24 @@ from microgradcli.checkpoint import Checkpoint, load_checkpoint
 from microgradcli.config import Config, config_dict, dump_config
 from microgradcli.data import Dataset, load_dataset
 from microgradcli.engine import Value, lsum
-from microgradcli.errors import InputError, JobFailed, MathDomainError
+from microgradcli.errors import InputError, JobFailed, MathDomainError, plural
 from microgradcli.fileio import write_atomic
+from microgradcli.limits import check_size
 from microgradcli.losses import l2_penalty, sample_loss, total
 from microgradcli.nn import MLP
 from microgradcli.optim import learning_rate, make_optimizer
 from microgradcli.snapshots import SNAPSHOTS, SnapshotWriter
 
-__all__ = ["RUN_FILES", "TrainResult", "build_model", "evaluate", "resolve_run_dir", "train"]
+__all__ = [
+    "RUN_FILES",
+    "TrainResult",
+    "build_model",
+    "checkpoint_path",
+    "evaluate",
+    "portable",
+    "resolve_run_dir",
+    "train",
+]
 
 RUN_FILES = ("config.yaml", "log.jsonl", "model.json", "summary.json", SNAPSHOTS)
 LOG_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "time")
@@ -147,10 +157,49 @@ def build_model(config: Config, ds: Dataset) -> MLP:
     )
 
 
+# -- portable run folders ---------------------------------------------------------------------
+def portable(config: Config, run_dir: Path) -> Config:
+    """The config as the run folder stores it: a CSV data.path relative to the run folder,
+    so a project folder (its runs and its data) can move, or be zipped, as a whole."""
+    path = getattr(config.data, "path", None)
+    if not path or not Path(path).is_absolute():
+        return config
+    data, run = Path(path).resolve(), run_dir.resolve()
+    try:
+        if Path(os.path.commonpath([data, run])) == Path(data.anchor):
+            return config  # nothing in common but the root: they will not move together
+        rel = os.path.relpath(data, run)
+    except ValueError:  # another drive (Windows): only an absolute path can name it
+        return config
+    stored = config.model_copy(deep=True)
+    stored.data.path = Path(rel).as_posix()
+    return stored
+
+
+def _data_section(data: dict, base: Path | None) -> dict:
+    """A data section with its path absolute, to compare configs stored in different places."""
+    path = data.get("path")
+    if isinstance(path, str) and base is not None and not Path(path).expanduser().is_absolute():
+        data = {**data, "path": str((base / path).resolve())}
+    return data
+
+
 # -- resume ---------------------------------------------------------------------------------------
+def checkpoint_path(resume: str | Path) -> Path:
+    """--resume's argument: a model.json, or the run folder that holds one."""
+    if str(resume) == "-":
+        raise InputError(
+            "--resume continues a run in its folder; give its folder or its model.json"
+        )
+    p = Path(resume)
+    return p / "model.json" if p.is_dir() else p
+
+
 def _check_resumable(config: Config, ckpt: Checkpoint, path: Path) -> None:
-    saved = ckpt.config or {}
+    saved = dict(ckpt.config or {})
     now = config_dict(config)
+    if isinstance(saved.get("data"), dict):
+        saved["data"] = _data_section(saved["data"], path.resolve().parent)
     for key in ("seed", "data", "model"):
         if key in saved and saved[key] != now[key]:
             what = (
@@ -169,7 +218,7 @@ def _check_resumable(config: Config, ckpt: Checkpoint, path: Path) -> None:
         )
     if ckpt.epoch >= config.train.epochs:
         raise InputError(
-            f"{path}: already trained {ckpt.epoch} epochs and train.epochs is "
+            f"{path}: already trained {plural(ckpt.epoch, 'epoch')} and train.epochs is "
             f"{config.train.epochs}; train.epochs counts all epochs, so raise it, e.g. "
             f"--set train.epochs={ckpt.epoch + max(10, ckpt.epoch // 2)}"
         )
@@ -219,22 +268,20 @@ def train(
     on_start: Callable[[dict], None] | None = None,
     on_epoch: Callable[[dict], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    on_step: Callable[[int, int, int], None] | None = None,
 ) -> TrainResult:
     """Train the config's model on its data; write the run directory; never print.
 
     on_start(info) is called once before the first epoch, on_epoch(record) after each
-    epoch with its log record. should_stop() is polled after every step: when it says
+    epoch with its log record, on_step(epoch, steps done, steps in the epoch) after each
+    step (epoch counts from 0: the one in progress). should_stop() is polled after every step: when it says
     yes (or on KeyboardInterrupt) the run rolls back to the last whole epoch, saves a
     checkpoint and returns with stopped="interrupted". A non-finite loss or weight
     raises JobFailed after saving the last good checkpoint.
     """
     ckpt_in: Checkpoint | None = None
     if resume is not None:
-        if str(resume) == "-":
-            raise InputError(
-                "--resume continues a run in its folder; give the path of its model.json"
-            )
-        resume = Path(resume)
+        resume = checkpoint_path(resume)
         ckpt_in = load_checkpoint(resume)
         _check_resumable(config, ckpt_in, resume)
         run_dir = resume.parent
@@ -246,6 +293,14 @@ def train(
         run_dir = resolve_run_dir(config, out)
     # Everything that can fail on bad input happens before anything touches the disk.
     ds = load_dataset(config, base_dir)
+    check_size(  # a CSV file's size is known now
+        "data",
+        len(ds.x),
+        ds.n_features,
+        config.model.hidden,
+        ds.n_outputs,
+        config.train.batch_size,
+    )
     run = _Run(config, ds, run_dir)
     if ckpt_in is not None:
         run.restore(ckpt_in, resume)
@@ -257,7 +312,7 @@ def train(
         raise InputError(
             f"{run_dir}: cannot create the run folder ({e.strerror}); choose another --out"
         ) from None
-    write_atomic(run_dir / "config.yaml", dump_config(config))
+    write_atomic(run_dir / "config.yaml", dump_config(portable(config, run_dir)))
     run.log = _Log(run_dir / "log.jsonl", run.kept)
     run.snapshots = SnapshotWriter(run_dir / SNAPSHOTS, config.output.snapshot_every, run.start)
     # The engine makes no reference cycles (a step's graph is freed by reference counting
@@ -266,7 +321,7 @@ def train(
     gc_was_on = gc.isenabled()
     gc.disable()
     try:
-        return run.loop(on_start, on_epoch, should_stop)
+        return run.loop(on_start, on_epoch, should_stop, on_step)
     finally:
         run.log.close()
         run.snapshots.close()
@@ -321,7 +376,7 @@ class _Run:
         ck = Checkpoint(
             model=model,
             task=self.ds.task,
-            config=config_dict(self.config),
+            config=config_dict(portable(self.config, self.run_dir)),
             classes=self.ds.classes,
             threshold=self.ds.threshold,
             normalize=self.ds.normalize,
@@ -334,9 +389,28 @@ class _Run:
         return ck
 
     def summarize(self, stopped: str, reason: str, ck: Checkpoint, wall: float) -> dict:
-        """summary.json: why and when it stopped, the final metrics, the sizes."""
+        """summary.json: why and when it stopped, the sizes, and the metrics of the model
+        model.json holds (with early stopping the best epoch, not the last), measured on its
+        weights as `mg eval` measures them."""
         last = self.history[-1] if self.history else {}
         best = self.best
+        tc, ds = self.tc, self.ds
+        kept = {"loss": None, "accuracy": None, "val_loss": None, "val_accuracy": None}
+        if ck.epoch > 0:
+            for prefix, xs, ts in (
+                ("", self.x_train, self.t_train),
+                ("val_", self.x_val, self.t_val),
+            ):
+                if not xs:
+                    continue
+                try:
+                    loss, acc = evaluate(
+                        ck.model, xs, ts, tc.loss, ds.task, ds.threshold, tc.reduction
+                    )
+                except (MathDomainError, OverflowError, ZeroDivisionError):
+                    continue  # a diverged run's last good weights may overflow
+                if math.isfinite(loss):
+                    kept[f"{prefix}loss"], kept[f"{prefix}accuracy"] = loss, acc
         s = {
             "name": self.config.name,
             "task": self.ds.task,
@@ -345,9 +419,12 @@ class _Run:
             "epochs": last.get("epoch", self.start),
             "epochs_run": len(self.history) - len(self.kept),
             "checkpoint_epoch": ck.epoch,
+            "kept": "best" if tc.patience and self.best_state is not None else "last",
             "best_epoch": best["epoch"] if best else None,
             f"best_{self.monitor}": best["value"] if best else None,
-            **{k: last.get(k) for k in ("loss", "accuracy", "val_loss", "val_accuracy", "lr")},
+            **kept,  # of model.json's weights: the checkpoint_epoch's
+            "lr": last.get("lr"),
+            "last_epoch": {k: last.get(k) for k in LOG_KEYS if k != "time"} if last else None,
             "parameters": len(self.params),
             "samples": {"train": len(self.x_train), "val": len(self.x_val)},
             "classes": self.ds.classes,
@@ -396,7 +473,7 @@ class _Run:
         return data_loss.data * (len(xs) if tc.reduction == "mean" else 1.0), right
 
     # -- the loop ----------------------------------------------------------------------------------
-    def loop(self, on_start, on_epoch, should_stop) -> TrainResult:
+    def loop(self, on_start, on_epoch, should_stop, on_step=None) -> TrainResult:
         tc, ds = self.tc, self.ds
         epochs, n = tc.epochs, len(self.x_train)
         time0 = self.kept[-1].get("time") if self.kept else 0.0
@@ -420,7 +497,7 @@ class _Run:
             )
             self.snapshots.write(0, {"loss": loss0, "accuracy": acc0}, self.model)
         t0 = time.perf_counter()
-        stopped, reason = "completed", f"trained all {epochs} epochs"
+        stopped, reason = "completed", f"trained all {plural(epochs, 'epoch')}"
         epoch = self.start
         while epoch < epochs:
             lr = learning_rate(tc.schedule, epoch, epochs, tc.lr, tc.lr_end, tc.step_size, tc.gamma)
@@ -428,6 +505,7 @@ class _Run:
             batches = self.batches(epoch)
             loss_sum, right = 0.0, 0
             interrupted, failure = False, None
+            val_loss = val_acc = None
             try:
                 for b, batch in enumerate(batches):
                     if batch is None:
@@ -438,22 +516,29 @@ class _Run:
                     batch_loss, batch_right = self.step(xs, ts, lr)
                     loss_sum += batch_loss
                     right += batch_right
+                    if on_step is not None:
+                        on_step(epoch, b + 1, len(batches))
                     if should_stop is not None and should_stop():
                         # The step is done; only a partial epoch is dropped.
                         interrupted = b < len(batches) - 1
                         stopped = "interrupted"
                         break
-            except KeyboardInterrupt:
+                if not interrupted and self.x_val:
+                    val_loss, val_acc = evaluate(
+                        self.model,
+                        self.x_val,
+                        self.t_val,
+                        tc.loss,
+                        ds.task,
+                        ds.threshold,
+                        tc.reduction,
+                    )
+                    if not math.isfinite(val_loss):
+                        failure = f"the validation loss became {val_loss}"
+            except KeyboardInterrupt:  # a second Ctrl-C: stop now, back to the last whole epoch
                 interrupted, stopped = True, "interrupted"
             except (MathDomainError, OverflowError, ZeroDivisionError) as e:
                 failure = str(e)
-            val_loss = val_acc = None
-            if failure is None and not interrupted and self.x_val:
-                val_loss, val_acc = evaluate(
-                    self.model, self.x_val, self.t_val, tc.loss, ds.task, ds.threshold, tc.reduction
-                )
-                if not math.isfinite(val_loss):
-                    failure = f"the validation loss became {val_loss}"
             if interrupted or failure is not None:
                 # Back to the end of the last whole epoch: a checkpoint never holds half of one.
                 for p, v in zip(self.params, snapshot[0], strict=True):
@@ -500,7 +585,7 @@ class _Run:
             if tc.patience and self.stale >= tc.patience:
                 stopped = "early_stopping"
                 reason = (
-                    f"early stopping: {self.monitor} did not improve for {tc.patience} epochs; "
+                    f"early stopping: {self.monitor} did not improve for {plural(tc.patience, 'epoch')}; "
                     f"model.json holds the best epoch, {self.best['epoch']} "
                     f"({self.monitor} {self.best['value']:.6g})"
                 )

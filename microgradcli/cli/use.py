@@ -8,6 +8,7 @@ import typer
 
 from microgradcli.cli._app import app
 from microgradcli.cli._common import emit, emit_json
+from microgradcli.errors import plural
 
 
 def _num(v: Any) -> str:
@@ -138,7 +139,7 @@ def eval_command(
         return
     lines = [
         f"model     {model} ({result['task']})",
-        f"data      {result['data']} ({result['rows']} rows)",
+        f"data      {result['data']} ({plural(result['rows'], 'row')})",
         f"loss      {result['loss']:.6g} ({result['loss_name']})",
     ]
     if result["accuracy"] is not None:
