@@ -3,30 +3,27 @@
 from __future__ import annotations
 
 import json
-import math
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from microgradcli import __version__
-from microgradcli.engine import lsum
 from microgradcli.errors import InputError
-from microgradcli.fileio import read_text, write_atomic
+from microgradcli.fileio import read_input, write_atomic
 from microgradcli.nn import MLP
+from microgradcli.tasks import TASKS, Task, task_named
 
 FORMAT = "mg-checkpoint"
 VERSION = 1
-TASKS = ("binary", "multiclass", "regression")
 
 
 @dataclass
 class Checkpoint:
     """A trained model with what it needs to be used: task, classes, normalisation.
 
-    - task: "binary" (one output, a label by `threshold`), "multiclass" (one output
-      per class, softmax), or "regression" (one output, the value itself).
-    - classes: multiclass: the class names in output order; binary: the two labels as
+    - task: a tasks.Task (given as its name, "binary", "multiclass" or "regression",
+      it is built from classes and threshold): it decides labels from outputs.
+    - classes (as saved): multiclass: the class names in output order; binary: the two labels as
       they appear in the data, [negative, positive] (e.g. [-1, 1] or [0, 1] or
       ["no", "yes"]); regression: None.
     - threshold: binary only: an output above it predicts classes[1].
@@ -38,7 +35,7 @@ class Checkpoint:
     """
 
     model: MLP
-    task: str
+    task: Task | str
     config: dict[str, Any] = field(default_factory=dict)
     classes: list | None = None
     threshold: float = 0.0
@@ -48,6 +45,12 @@ class Checkpoint:
     optimizer: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     folder: Path | None = None  # where model.json was read from: its config's paths start there
+
+    def __post_init__(self) -> None:
+        if isinstance(self.task, str):
+            self.task = task_named(self.task, self.classes, self.threshold, self.model.nouts[-1])
+        else:
+            self.classes, self.threshold = self.task.classes, self.task.threshold
 
     @property
     def nin(self) -> int:
@@ -65,7 +68,7 @@ class Checkpoint:
             "format": FORMAT,
             "version": VERSION,
             "mg_version": __version__,
-            "task": self.task,
+            "task": self.task.name,
             "classes": self.classes,
             "threshold": self.threshold,
             "normalize": self.normalize,
@@ -90,36 +93,14 @@ class Checkpoint:
     def class_list(self) -> list:
         """The labels in output order: the saved classes, else -1/1 for binary models,
         0..k-1 for multi-class ones, and none for regression."""
-        if self.classes:
-            return list(self.classes)
-        if self.task == "binary":
-            return [-1, 1]
-        if self.task == "multiclass":
-            return list(range(self.model.nouts[-1]))
-        return []
-
-    def decide(self, outs: list[float]) -> int | None:
-        """The predicted class index for raw outputs (None for regression): the largest
-        output for multi-class, output > threshold (class 1) for binary."""
-        if self.task == "multiclass":
-            return max(range(len(outs)), key=outs.__getitem__)
-        if self.task == "binary":
-            return 1 if outs[0] > self.threshold else 0
-        return None
+        return list(self.task.classes or ())
 
     def predict(self, row: list[float]) -> dict[str, Any]:
-        """{"output": raw output(s), "label": predicted label or None} for one raw row."""
+        """{"output": raw output(s), "label": predicted label or None} for one raw row
+        ("probabilities" too, by class name, for multi-class)."""
         if len(row) != self.nin:
             raise InputError(f"expected {self.nin} input values, got {len(row)}")
-        outs = self.model.forward_floats([self.prepare(row)])[0]
-        index = self.decide(outs)
-        label = None if index is None else self.class_list[index]
-        if self.task == "multiclass":
-            top = max(outs)
-            exps = [math.exp(o - top) for o in outs]
-            total = lsum(exps)
-            return {"output": outs, "label": label, "probabilities": [e / total for e in exps]}
-        return {"output": outs[0], "label": label}
+        return self.task.result(self.model.forward_floats([self.prepare(row)])[0])
 
 
 def normalize_row(row: list[float], normalize: dict[str, list[float]] | None) -> list[float]:
@@ -147,7 +128,7 @@ def checkpoint_from_dict(data: Any, where: str = "model.json") -> Checkpoint:
             f"(this mg {__version__} reads version {VERSION}); retrain with this version"
         )
     task = data.get("task")
-    if task not in TASKS:
+    if not isinstance(task, str) or task not in TASKS:
         raise InputError(f"{where}: unknown task {task!r}; expected one of {', '.join(TASKS)}")
     try:
         model = MLP.from_state_dict(data["model"])
@@ -170,32 +151,22 @@ def checkpoint_from_dict(data: Any, where: str = "model.json") -> Checkpoint:
 def load_checkpoint(path: str | Path) -> Checkpoint:
     """Read model.json ('-': stdin); missing, unreadable, corrupt or wrong-version files are
     InputErrors."""
-    if str(path) == "-":
-        try:
-            text, path = sys.stdin.read(), Path("<stdin>")
-        except UnicodeDecodeError as e:
-            raise InputError(f"stdin: cannot read the model ({e})") from None
-        if not text.strip():
-            raise InputError("stdin: no model; pipe a model.json into mg, or give its path")
-    else:
-        text = _read_checkpoint_file(Path(path))
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise InputError(
-            f"{path}:{e.lineno}:{e.colno}: the model file is not valid JSON ({e.msg}); "
-            "is it truncated or not a checkpoint?"
-        ) from None
-    ck = checkpoint_from_dict(data, str(path))
-    if str(path) != "<stdin>":
-        ck.folder = Path(path).resolve().parent
-    return ck
-
-
-def _read_checkpoint_file(path: Path) -> str:
-    return read_text(
+    text, name = read_input(
         path,
         "model file",
         missing_hint="train one with `mg train CONFIG`",
         folder_hint=f"give the model file, e.g. {path}/model.json",
     )
+    if str(path) == "-" and not text.strip():
+        raise InputError("stdin: no model; pipe a model.json into mg, or give its path")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(
+            f"{name}:{e.lineno}:{e.colno}: the model file is not valid JSON ({e.msg}); "
+            "is it truncated or not a checkpoint?"
+        ) from None
+    ck = checkpoint_from_dict(data, name)
+    if str(path) != "-":
+        ck.folder = Path(path).resolve().parent
+    return ck

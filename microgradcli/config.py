@@ -11,16 +11,19 @@ import copy
 import difflib
 import json
 import re
-import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from microgradcli.activations import HIDDEN, OUTPUT
 from microgradcli.errors import InputError
-from microgradcli.fileio import read_text
+from microgradcli.fileio import read_input
 from microgradcli.limits import check_config_size
+from microgradcli.losses import LOSSES
+from microgradcli.nn import INITS
+from microgradcli.optim import OPTIMIZERS, SCHEDULES
 
 __all__ = [
     "Config",
@@ -191,15 +194,13 @@ class ModelConfig(_Section):
         default_factory=lambda: [16, 16],
         description="Hidden layer sizes, e.g. [16, 16]; [] is a linear model.",
     )
-    activation: Literal["tanh", "relu", "sigmoid", "linear"] = Field(
-        "relu", description="Activation of the hidden layers."
-    )
-    output_activation: Literal["tanh", "sigmoid", "linear"] = Field(
+    activation: Literal[HIDDEN] = Field("relu", description="Activation of the hidden layers.")
+    output_activation: Literal[OUTPUT] = Field(
         "linear",
         description="Activation of the output layer (softmax is part of cross_entropy; bce "
         "and cross_entropy need linear).",
     )
-    init: Literal["uniform", "xavier", "he"] = Field(
+    init: Literal[tuple(INITS)] = Field(
         "uniform",
         description="Weight init: uniform U(-1,1) as micrograd, xavier (Glorot), he (Kaiming).",
     )
@@ -209,7 +210,7 @@ class TrainConfig(_Section):
     """The loss, the optimiser and its learning-rate schedule."""
 
     epochs: int = Field(100, ge=1, description="Epochs in total (a resumed run counts them all).")
-    loss: Literal["mse", "hinge", "bce", "cross_entropy"] = Field(
+    loss: Literal[tuple(LOSSES)] = Field(
         "hinge",
         description="mse (regression, or binary), hinge (max-margin, binary), bce (binary, on "
         "logits), cross_entropy (multi-class, softmax on logits).",
@@ -219,7 +220,7 @@ class TrainConfig(_Section):
         description="Average the per-sample losses (mean) or add them up (sum, as the "
         "lecture's first training loop does).",
     )
-    optimizer: Literal["sgd", "momentum", "adam"] = Field(
+    optimizer: Literal[tuple(OPTIMIZERS)] = Field(
         "sgd", description="sgd, momentum (heavy ball) or adam."
     )
     lr: float = Field(1.0, gt=0.0, description="Learning rate (at the start of the schedule).")
@@ -228,7 +229,7 @@ class TrainConfig(_Section):
     )
     beta2: float = Field(0.999, ge=0.0, lt=1.0, description="adam's beta2.")
     eps: float = Field(1e-8, gt=0.0, description="adam's epsilon.")
-    schedule: Literal["constant", "linear", "cosine", "step"] = Field(
+    schedule: Literal[tuple(SCHEDULES)] = Field(
         "linear",
         description="Learning rate over the epochs: constant; linear or cosine from lr to "
         "lr_end; step multiplies by gamma every step_size epochs.",
@@ -252,6 +253,16 @@ class TrainConfig(_Section):
     )
     min_delta: float = Field(
         0.0, ge=0.0, description="How much lower a loss must be to count as an improvement."
+    )
+    engine: Literal["scalar", "tensor"] = Field(
+        "scalar",
+        description="scalar: a graph node per number (the lesson); tensor: numpy arrays with "
+        "their own small engine (microgradcli.tensor), the same numbers much faster.",
+    )
+    exact: bool = Field(
+        True,
+        description="tensor only: true gives the scalar engine's losses and weights bit for bit; "
+        "false allows BLAS and numpy's own functions (faster, equal to about 1e-9).",
     )
 
 
@@ -696,17 +707,11 @@ def load_config(
     path: str | Path, overrides: list[str] | tuple[str, ...] = ()
 ) -> tuple[Config, Path]:
     """Read, override and validate a config file ('-' = stdin); return it and its folder."""
+    text, name = read_input(path, "config file")
     if str(path) == "-":
-        name, base_dir, stem = "<stdin>", Path.cwd(), None
-        try:
-            text = sys.stdin.read()
-            text.encode("utf-8")  # undecodable bytes come through as lone surrogates
-        except UnicodeError:
-            raise InputError("<stdin>: cannot read the config: it is not UTF-8 text") from None
+        base_dir, stem = Path.cwd(), None
     else:
-        p = Path(path)
-        name, base_dir, stem = str(path), p.resolve().parent, p.stem
-        text = read_text(p, "config file")
+        base_dir, stem = Path(path).resolve().parent, Path(path).stem
     raw, lines = _parse_yaml(text, name)
     if raw is None:  # an empty file, /dev/null, or a pipe whose writer failed: never defaults
         came = "nothing came on stdin" if name == "<stdin>" else "the file holds no YAML"

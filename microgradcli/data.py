@@ -9,7 +9,6 @@ same config always gives the same samples, on any machine.
 
 from __future__ import annotations
 
-import csv
 import difflib
 import math
 import random
@@ -20,11 +19,11 @@ from typing import Any
 from microgradcli.checkpoint import normalize_row
 from microgradcli.config import Config, CsvData, InlineData
 from microgradcli.errors import InputError, plural
-from microgradcli.losses import binary_target
+from microgradcli.fileio import csv_cells, is_header, read_text, table_lines
+from microgradcli.tasks import Task, detect
 
 __all__ = [
     "Dataset",
-    "detect_task",
     "generate",
     "load_dataset",
     "read_csv",
@@ -34,34 +33,45 @@ __all__ = [
 
 @dataclass
 class Dataset:
-    """Samples ready for training.
+    """Samples: for training (load_dataset), or rows read for a trained model to evaluate.
 
-    x: raw input rows; y: raw labels as in the data; targets: what the loss compares
-    with (binary: +-1 for hinge and for mse on +-1/string labels, 0/1 for bce and for mse
-    on 0/1 labels; multiclass: the class index; regression: the value).
-    classes: multiclass: class names in output order; binary: [negative, positive] as in
-    the data; regression: None. threshold: binary only, on the raw output.
-    normalize: {"mean": [...], "std": [...]} from the training rows, or None.
+    x: raw input rows; y: raw labels as in the data; features: the input names.
+    task: the task the labels make (tasks.detect), with the classes and the threshold;
+    targets: what the loss compares with (task.encode). Both are None for rows read for
+    a model, whose own task encodes them. train_index, val_index: the split (every row
+    trains when not given); normalize: {"mean": [...], "std": [...]} from the training
+    rows, or None. name: how errors and reports name the data.
     """
 
     x: list[list[float]]
     y: list
-    targets: list
     features: list[str]
-    task: str
-    classes: list | None
-    threshold: float
-    train_index: list[int]
-    val_index: list[int]
+    task: Task | None = None
+    targets: list | None = None
+    train_index: list[int] = field(default_factory=list)
+    val_index: list[int] = field(default_factory=list)
     normalize: dict[str, list[float]] | None = None
-    n_outputs: int = field(init=False)
+    name: str = "data"
 
     def __post_init__(self) -> None:
-        self.n_outputs = len(self.classes) if self.task == "multiclass" else 1
+        if not self.train_index and not self.val_index:
+            self.train_index = list(range(len(self.x)))
 
     @property
     def n_features(self) -> int:
         return len(self.features)
+
+    @property
+    def n_outputs(self) -> int:
+        return self.task.n_outputs
+
+    @property
+    def classes(self) -> list | None:
+        return self.task.classes
+
+    @property
+    def threshold(self) -> float:
+        return self.task.threshold
 
     def prepare(self, row: list[float]) -> list[float]:
         """One raw row, normalised as the model sees it."""
@@ -73,6 +83,19 @@ class Dataset:
 
     def target_list(self, index: list[int]) -> list:
         return [self.targets[i] for i in index]
+
+    def split(self, which: str) -> Dataset:
+        """The rows of one side of the split ("train" or "val"), or all of them ("all"),
+        as raw rows and labels, named for reports."""
+        if which == "all":
+            return Dataset(list(self.x), list(self.y), self.features, name=self.name)
+        index = self.train_index if which == "train" else self.val_index
+        if not index:
+            raise InputError(
+                f"{self.name}: no validation rows (data.val_split is 0); use --split all"
+            )
+        x, y = [self.x[i] for i in index], [self.y[i] for i in index]
+        return Dataset(x, y, self.features, name=self.name)
 
 
 # -- generators -----------------------------------------------------------------------
@@ -103,7 +126,7 @@ def _moons(n: int, noise: float, rng: random.Random):
     return rows, labels, noise
 
 
-def _circles(n: int, noise: float, factor: float, rng: random.Random):
+def _circles(n: int, noise: float, rng: random.Random, factor: float):
     n_out = n // 2
     n_in = n - n_out
     rows, labels = [], []
@@ -132,10 +155,10 @@ def _counts(n: int, k: int) -> list[int]:
     return [n // k + (1 if j < n % k else 0) for j in range(k)]
 
 
-def _blobs(n: int, noise: float, k: int, rng: random.Random):
+def _blobs(n: int, noise: float, rng: random.Random, classes: int):
     rows, labels = [], []
-    for j, m in enumerate(_counts(n, k)):
-        a = 2 * math.pi * j / k
+    for j, m in enumerate(_counts(n, classes)):
+        a = 2 * math.pi * j / classes
         cx, cy = 2.0 * math.cos(a), 2.0 * math.sin(a)
         for _ in range(m):
             rows.append([cx + rng.gauss(0.0, noise), cy + rng.gauss(0.0, noise)])
@@ -143,10 +166,10 @@ def _blobs(n: int, noise: float, k: int, rng: random.Random):
     return rows, labels, 0.0  # the blob spread is the noise already
 
 
-def _spiral(n: int, noise: float, k: int, rng: random.Random):
+def _spiral(n: int, noise: float, rng: random.Random, classes: int):
     # CS231n's spiral: radius grows along each arm, the angle carries the noise.
     rows, labels = [], []
-    for j, m in enumerate(_counts(n, k)):
+    for j, m in enumerate(_counts(n, classes)):
         for r, t in zip(_linspace(0.0, 1.0, m), _linspace(j * 4.0, (j + 1) * 4.0, m), strict=True):
             t += rng.gauss(0.0, noise)
             rows.append([r * math.sin(t), r * math.cos(t)])
@@ -154,23 +177,26 @@ def _spiral(n: int, noise: float, k: int, rng: random.Random):
     return rows, labels, 0.0
 
 
+# The generators (data.source): (n, noise, rng, **their own settings) -> rows, labels and
+# the jitter still to add. Their settings and defaults live in config.py's data models.
+GENERATORS = {
+    "moons": _moons,
+    "circles": _circles,
+    "xor": _xor,
+    "blobs": _blobs,
+    "spiral": _spiral,
+}
+
+
 def generate(
-    source: str, n_samples: int, noise: float, seed: int, classes: int = 3, factor: float = 0.5
+    source: str, n_samples: int, noise: float, seed: int, **settings: Any
 ) -> tuple[list[list[float]], list[int]]:
-    """Samples and integer labels (0/1, or 0..classes-1) of a named generator."""
-    rng = random.Random(f"mg-data-{seed}")
-    if source == "moons":
-        rows, labels, jitter = _moons(n_samples, noise, rng)
-    elif source == "circles":
-        rows, labels, jitter = _circles(n_samples, noise, factor, rng)
-    elif source == "xor":
-        rows, labels, jitter = _xor(n_samples, noise, rng)
-    elif source == "blobs":
-        rows, labels, jitter = _blobs(n_samples, noise, classes, rng)
-    elif source == "spiral":
-        rows, labels, jitter = _spiral(n_samples, noise, classes, rng)
-    else:
+    """Samples and integer labels (0/1, or 0..classes-1) of a named generator; settings
+    are the generator's own (circles: factor; blobs, spiral: classes)."""
+    if source not in GENERATORS:
         raise ValueError(f"unknown generator {source!r}")
+    rng = random.Random(f"mg-data-{seed}")
+    rows, labels, jitter = GENERATORS[source](n_samples, noise, rng, **settings)
     if jitter:
         rows = [[v + rng.gauss(0.0, jitter) for v in row] for row in rows]
     return _shuffled(rows, labels, rng)
@@ -197,37 +223,20 @@ def read_csv(
     cells is not a number where the row below has a number.
     """
     path = Path(path)
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            numbered = [
-                (n, row)
-                for n, row in enumerate(csv.reader(f, delimiter=delimiter), 1)
-                if row and any(cell.strip() for cell in row)
-            ]
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such data file (data.path)") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a folder, not a CSV file (data.path)") from None
-    except csv.Error as e:
-        raise InputError(f"{path}: not valid CSV ({e})") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: cannot read the CSV file ({e})") from None
+    text = read_text(
+        path, "data file", missing_hint="check data.path", folder_hint="give a CSV file (data.path)"
+    )
+    numbered: list[tuple[int, list[str]]] = []
+    for n, line in table_lines(text.splitlines()):
+        width = len(numbered[0][1]) if numbered else None
+        numbered.append((n, csv_cells(line, f"{path}:{n}", delimiter, width)))
     if not numbered:
         raise InputError(f"{path}: the CSV file is empty")
-    # A comma at the end of every line (as some spreadsheets write) is not an empty column.
-    if all(len(row) > 1 and not row[-1].strip() for _, row in numbered):
-        numbered = [(n, row[:-1]) for n, row in numbered]
     if header is None:
-        first = numbered[0][1]
-        second = numbered[1][1] if len(numbered) > 1 else None
-        header = any(
-            _number(a) is None
-            and (second is None or (j < len(second) and _number(second[j]) is not None))
-            for j, a in enumerate(first)
-        )
+        header = is_header(numbered[0][1], numbered[1][1] if len(numbered) > 1 else None)
     names: list[str]
     if header:
-        names = [c.strip() for c in numbered[0][1]]
+        names = list(numbered[0][1])
         numbered = numbered[1:]
         if not numbered:
             raise InputError(f"{path}: the CSV file has a header but no rows")
@@ -253,14 +262,14 @@ def read_csv(
         for j, cell in enumerate(row):
             if j == t:
                 continue
-            v = _number(cell.strip())
+            v = _number(cell)
             if v is None:
                 raise InputError(
-                    f"{path}:{line}: column {names[j]!r} must be a finite number, got {cell.strip()!r}"
+                    f"{path}:{line}: column {names[j]!r} must be a finite number, got {cell!r}"
                 )
             values.append(v)
         rows.append(values)
-        label = row[t].strip()
+        label = row[t]
         if label == "":
             raise InputError(f"{path}:{line}: the target column {names[t]!r} is empty")
         labels.append(label)
@@ -295,62 +304,6 @@ def _target_column(target: str | int | None, names: list[str], header: bool, pat
     raise InputError(
         f"{path}: data.target {target!r} is not a column{did} (columns: {', '.join(names)})"
     )
-
-
-# -- tasks ---------------------------------------------------------------------------------
-def _sorted_labels(values: set) -> list:
-    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-        return sorted(values)
-    return sorted(values, key=str)
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def detect_task(y: list, loss: str) -> tuple[str, list | None, list, float]:
-    """(task, classes, encoded targets, threshold) for raw labels and a loss name."""
-    distinct = set(y)
-    if loss == "cross_entropy":
-        for v in y:
-            if _is_number(v) and not float(v).is_integer():
-                raise InputError(
-                    f"train.loss cross_entropy needs class labels (integers or names), "
-                    f"but a label is {v!r}; for real-valued targets use train.loss mse"
-                )
-        classes = _sorted_labels({int(v) if _is_number(v) else v for v in distinct})
-        if len(classes) < 2:
-            raise InputError(
-                f"train.loss cross_entropy needs at least 2 classes; the data has only {classes}"
-            )
-        index = {c: i for i, c in enumerate(classes)}
-        return "multiclass", classes, [index[int(v) if _is_number(v) else v] for v in y], 0.0
-    numeric = all(_is_number(v) for v in y)
-    if loss == "mse" and numeric:
-        if distinct <= {-1, 1} and len(distinct) == 2:
-            return "binary", [-1, 1], [float(v) for v in y], 0.0
-        if distinct <= {0, 1} and len(distinct) == 2:
-            return "binary", [0, 1], [float(v) for v in y], 0.5
-        return "regression", None, [float(v) for v in y], 0.0
-    classes = _sorted_labels(distinct)
-    classes = [int(c) if _is_number(c) and float(c).is_integer() else c for c in classes]
-    if len(classes) != 2:
-        shown = ", ".join(map(str, classes[:6])) + (", ..." if len(classes) > 6 else "")
-        if len(classes) < 2:
-            what = f"only one label ({shown})"
-        else:
-            what = f"{len(classes)} labels ({shown})"
-        fix = (
-            "use train.loss cross_entropy for several classes"
-            if len(classes) > 2
-            else "check the data's labels"
-        )
-        if any(isinstance(c, float) for c in classes):  # real targets, not classes
-            fix = "for real-valued targets use train.loss mse"
-        raise InputError(f"train.loss {loss} is for two classes, but the data has {what}; {fix}")
-    neg = classes[0]
-    targets = [binary_target(loss, classes, 0 if v == neg else 1) for v in y]
-    return "binary", classes, targets, 0.0
 
 
 # -- splits and scaling -----------------------------------------------------------------------
@@ -389,36 +342,46 @@ def standardize(rows: list[list[float]]) -> dict[str, list[float]]:
     return {"mean": mean, "std": std}
 
 
+_ROWS = tuple[list[list[float]], list, list[str]]
+
+
+def _inline_rows(d: InlineData, seed: int, base_dir: Path | None) -> _ROWS:
+    x = [list(map(float, row)) for row in d.x]
+    return x, list(d.y), [f"x{j + 1}" for j in range(len(x[0]))]
+
+
+def _csv_rows(d: CsvData, seed: int, base_dir: Path | None) -> _ROWS:
+    path = Path(d.path).expanduser()
+    if not path.is_absolute() and base_dir is not None:
+        path = Path(base_dir) / path
+    if not path.exists():
+        given = "" if str(path) == d.path else f"data.path is {d.path!r}; "
+        raise InputError(
+            f"{path}: no such data file ({given}a relative data.path starts at the folder of "
+            "the config or run that names it); point at the file with --set data.path=PATH"
+        )
+    return read_csv(path, d.target, d.header, d.delimiter)
+
+
+_COMMON = {"source", "n_samples", "noise", "val_split", "normalize"}
+
+
+def _generated_rows(d: Any, seed: int, base_dir: Path | None) -> _ROWS:
+    settings = {k: v for k, v in d if k not in _COMMON}  # the generator's own (classes, ...)
+    x, y = generate(d.source, d.n_samples, d.noise, seed, **settings)
+    return x, y, ["x1", "x2"]
+
+
+# The data sources (data.source): the config section, the seed and the config's folder ->
+# raw rows, raw labels and feature names.
+SOURCES = {"inline": _inline_rows, "csv": _csv_rows, **dict.fromkeys(GENERATORS, _generated_rows)}
+
+
 def load_dataset(config: Config, base_dir: str | Path | None = None) -> Dataset:
     """The samples a config describes, split, normalised and encoded for its loss."""
     d = config.data
-    if isinstance(d, InlineData):
-        x = [list(map(float, row)) for row in d.x]
-        y = list(d.y)
-        features = [f"x{j + 1}" for j in range(len(x[0]))]
-    elif isinstance(d, CsvData):
-        path = Path(d.path).expanduser()
-        if not path.is_absolute() and base_dir is not None:
-            path = Path(base_dir) / path
-        if not path.exists():
-            given = "" if str(path) == d.path else f"data.path is {d.path!r}; "
-            raise InputError(
-                f"{path}: no such data file ({given}a relative data.path starts at the "
-                "folder of the config or run that names it); point at the file with "
-                "--set data.path=PATH"
-            )
-        x, y, features = read_csv(path, d.target, d.header, d.delimiter)
-    else:
-        x, y = generate(
-            d.source,
-            d.n_samples,
-            d.noise,
-            config.seed,
-            classes=getattr(d, "classes", 3),
-            factor=getattr(d, "factor", 0.5),
-        )
-        features = ["x1", "x2"]
-    task, classes, targets, threshold = detect_task(y, config.train.loss)
+    x, y, features = SOURCES[d.source](d, config.seed, base_dir)
+    task, targets = detect(y, config.train.loss)
     train_index, val_index = split_indices(len(x), d.val_split, config.seed)
     normalize = standardize([x[i] for i in train_index]) if d.normalize else None
     return Dataset(
@@ -427,8 +390,6 @@ def load_dataset(config: Config, base_dir: str | Path | None = None) -> Dataset:
         targets=targets,
         features=features,
         task=task,
-        classes=classes,
-        threshold=threshold,
         train_index=train_index,
         val_index=val_index,
         normalize=normalize,

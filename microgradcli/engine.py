@@ -21,7 +21,7 @@ from operator import add, attrgetter, mul
 
 from microgradcli.errors import MathDomainError
 
-__all__ = ["Value", "dense", "dot", "lsum", "sigmoid", "vsum"]
+__all__ = ["Value", "dense", "dot", "grad", "lsum", "sigmoid", "vsum"]
 
 _ids = count()  # creation order: every node is created after its children
 _by_id = attrgetter("_id")
@@ -30,6 +30,7 @@ _chain = chain.from_iterable
 _ONES = (1.0, 1.0)  # shared constant local derivatives: fewer objects per node
 _ONE = (1.0,)
 _ZERO = (0.0,)
+_INF = math.inf
 
 
 def lsum(values: Iterable[float], start: float = 0.0) -> float:
@@ -51,8 +52,29 @@ def _base(x: float) -> str:
     return f"({_fmt(x)})" if x < 0 else _fmt(x)
 
 
-def _not_finite(what: str) -> MathDomainError:
-    return MathDomainError(f"overflow in {what}: the result is not a finite number")
+def _not_finite(what: str, *inputs: float) -> MathDomainError:
+    """The error for a result that is not a finite number: overflow, or a bad input."""
+    bad = [x for x in inputs if x - x != 0.0]
+    if bad:
+        return _bad_input(what, bad[0])
+    return MathDomainError(
+        f"overflow in {what}: the result is too large for a float; use smaller numbers"
+    )
+
+
+def _tiny(where: str, rule: str) -> MathDomainError:
+    return MathDomainError(
+        f"the derivative of {where}, {rule}, is too large for a float (x is too close "
+        "to 0); evaluate it further from 0"
+    )
+
+
+def _bad_input(what: str, x: float) -> MathDomainError:
+    kind = "nan (not a number)" if x != x else f"{x} (infinite)"
+    return MathDomainError(
+        f"{what}: an input is {kind}; every value must be a finite number, "
+        "so find where it came from (an earlier overflow or a nan in the data)"
+    )
 
 
 class Value:
@@ -97,7 +119,7 @@ class Value:
             other = Value(other)
         d = self.data + other.data
         if d - d != 0.0:  # inf or nan (cheaper than math.isfinite on this hot path)
-            raise _not_finite(f"{_fmt(self.data)} + {_fmt(other.data)}")
+            raise _not_finite(f"{_fmt(self.data)} + {_fmt(other.data)}", self.data, other.data)
         # d(a+b)/da = 1, d(a+b)/db = 1
         return Value(d, (self, other), "+", _ONES)
 
@@ -107,7 +129,7 @@ class Value:
         a, b = self.data, other.data
         d = a * b
         if d - d != 0.0:
-            raise _not_finite(f"{_fmt(a)} * {_fmt(b)}")
+            raise _not_finite(f"{_fmt(a)} * {_fmt(b)}", a, b)
         # d(ab)/da = b, d(ab)/db = a
         return Value(d, (self, other), "*", (b, a))
 
@@ -117,14 +139,20 @@ class Value:
         k = float(other)
         x = self.data
         what = f"{_base(x)} ** {_fmt(k)}"
+        if x - x != 0.0:
+            raise _bad_input(what, x)
         out = _power(x, k, what)
         # d(x**k)/dx = k * x**(k-1)
         local = 0.0 if k == 0.0 else k * _power(x, k - 1.0, f"the derivative of {what}")
-        return Value(out, (self,), f"**{_fmt(k)}", (local,))
+        if local - local != 0.0:
+            raise _not_finite(f"the derivative of {what}")
+        return Value(out, (self,), _pow_op(k), (local,))
 
     def _pow_value(self, other: Value) -> Value:
         x, y = self.data, other.data
         what = f"{_base(x)} ** {_fmt(y)}"
+        if x - x != 0.0 or y - y != 0.0:
+            raise _not_finite(what, x, y)
         out = _power(x, y, what)
         # d(x**y)/dx = y * x**(y-1);  d(x**y)/dy = x**y * log(x)
         dx = 0.0 if y == 0.0 else y * _power(x, y - 1.0, f"the derivative of {what}")
@@ -137,65 +165,106 @@ class Value:
                 f"{what}: a variable exponent needs a positive base "
                 "(the derivative with respect to the exponent involves log of the base)"
             )
-        if dy - dy != 0.0:
+        if dy - dy != 0.0 or dx - dx != 0.0:
             raise _not_finite(f"the derivative of {what}")
         return Value(out, (self, other), "**", (dx, dy))
 
+    def __truediv__(self, other) -> Value:
+        if not isinstance(other, Value):
+            other = Value(other)
+        a, b = self.data, other.data
+        what = f"{_fmt(a)} / {_fmt(b)}"
+        if b == 0.0:
+            raise MathDomainError(f"division by zero: {what}")
+        d = a / b
+        inv = 1.0 / b
+        # d(a/b)/da = 1/b, d(a/b)/db = -a/b**2 = -(a/b)/b: computed here, not as a * b**-1,
+        # whose intermediate b**-1 and its derivative -b**-2 can overflow while a/b is fine
+        db = -d / b
+        if d - d != 0.0 or inv - inv != 0.0 or db - db != 0.0:
+            raise _not_finite(what if d - d != 0.0 else f"the derivative of {what}", a, b)
+        return Value(d, (self, other), "/", (inv, db))
+
     def exp(self) -> Value:
         x = self.data
+        if x - x != 0.0:
+            raise _bad_input(f"exp({_fmt(x)})", x)
         try:
             e = math.exp(x)
         except OverflowError:
-            raise MathDomainError(f"overflow in exp({_fmt(x)}): the result is too large") from None
+            raise MathDomainError(
+                f"overflow in exp({_fmt(x)}): the result is too large for a float"
+            ) from None
         # d(e**x)/dx = e**x
         return Value(e, (self,), "exp", (e,))
 
     def log(self) -> Value:
         x = self.data
+        if x - x != 0.0:
+            raise _bad_input(f"log({_fmt(x)})", x)
         if x <= 0.0:
             raise MathDomainError(f"log of a non-positive number: log({_fmt(x)})")
         # d(log x)/dx = 1/x
-        return Value(math.log(x), (self,), "log", (1.0 / x,))
+        local = 1.0 / x
+        if local == _INF:  # x is subnormal: 1/x overflows
+            raise _tiny(f"log at x = {x!r}", "1/x")
+        return Value(math.log(x), (self,), "log", (local,))
 
     def sqrt(self) -> Value:
         x = self.data
+        if x - x != 0.0:
+            raise _bad_input(f"sqrt({_fmt(x)})", x)
         if x < 0.0:
             raise MathDomainError(f"square root of a negative number: sqrt({_fmt(x)})")
         if x == 0.0:
             raise MathDomainError("sqrt(0): the derivative of sqrt is infinite at 0")
         s = math.sqrt(x)
         # d(sqrt x)/dx = 1 / (2 sqrt x)
-        return Value(s, (self,), "sqrt", (0.5 / s,))
+        return Value(s, (self,), "sqrt", (0.5 / s,))  # s >= 2e-162: never overflows
 
     def tanh(self) -> Value:
-        t = math.tanh(self.data)  # math.tanh saturates to +-1, it never overflows
+        x = self.data
+        if x - x != 0.0:
+            raise _bad_input(f"tanh({_fmt(x)})", x)
+        t = math.tanh(x)  # math.tanh saturates to +-1, it never overflows
         # d(tanh x)/dx = 1 - tanh(x)**2
         return Value(t, (self,), "tanh", (1.0 - t * t,))
 
     def sigmoid(self) -> Value:
-        s = sigmoid(self.data)
+        x = self.data
+        if x - x != 0.0:
+            raise _bad_input(f"sigmoid({_fmt(x)})", x)
+        s = sigmoid(x)
         # d(sigmoid x)/dx = s (1 - s)
         return Value(s, (self,), "sigmoid", (s * (1.0 - s),))
 
     def relu(self) -> Value:
         x = self.data
         # d(relu x)/dx = 1 for x > 0, else 0
-        if x > 0.0:
+        if 0.0 < x < _INF:
             return Value(x, (self,), "relu", _ONE)
-        return Value(0.0, (self,), "relu", _ZERO)
+        if -_INF < x <= 0.0:
+            return Value(0.0, (self,), "relu", _ZERO)
+        raise _bad_input(f"relu({_fmt(x)})", x)  # nan or infinite: as every other op
 
     def sin(self) -> Value:
         x = self.data
+        if x - x != 0.0:
+            raise _bad_input(f"sin({_fmt(x)})", x)
         # d(sin x)/dx = cos x
         return Value(math.sin(x), (self,), "sin", (math.cos(x),))
 
     def cos(self) -> Value:
         x = self.data
+        if x - x != 0.0:
+            raise _bad_input(f"cos({_fmt(x)})", x)
         # d(cos x)/dx = -sin x
         return Value(math.cos(x), (self,), "cos", (-math.sin(x),))
 
     def __abs__(self) -> Value:
         x = self.data
+        if x - x != 0.0:
+            raise _bad_input(f"abs({_fmt(x)})", x)
         # d|x|/dx = sign(x), taken as 0 at 0 (as PyTorch does)
         sign = 1.0 if x > 0.0 else (-1.0 if x < 0.0 else 0.0)
         return Value(abs(x), (self,), "abs", (sign,))
@@ -219,15 +288,8 @@ class Value:
     def __rmul__(self, other) -> Value:
         return self * other
 
-    def __truediv__(self, other) -> Value:
-        if not isinstance(other, Value):
-            if other == 0:
-                raise MathDomainError(f"division by zero: {_fmt(self.data)} / 0")
-            return self * (1.0 / other)
-        return self * other**-1
-
     def __rtruediv__(self, other) -> Value:
-        return other * self**-1
+        return Value(other) / self
 
     def __rpow__(self, other) -> Value:
         return Value(other) ** self
@@ -252,9 +314,12 @@ class Value:
         """Fill .grad of every node this value depends on with d(self)/d(node).
 
         Leaf gradients accumulate across calls (use zero_grad between steps);
-        intermediate gradients are recomputed on each call.
+        intermediate gradients are recomputed on each call. A gradient that is not a
+        finite number (a product of finite local derivatives that overflowed) is a
+        MathDomainError naming the node where it first appeared.
         """
-        inner = list(filter(_prev_of, self.topological_order()))  # leaves have nothing to pass on
+        order = self.topological_order()
+        inner = list(filter(_prev_of, order))  # leaves have nothing to pass on
         for v in inner:
             v.grad = 0.0
         self.grad = 1.0
@@ -263,6 +328,180 @@ class Value:
             if g:
                 for child, local in zip(v._prev, v._local):  # noqa: B905 (hot loop)
                     child.grad += local * g
+        # One C-level pass instead of a test per edge: is every gradient finite?
+        if not all(map(_isfinite, map(_grad_of, order))):
+            raise _gradient_error(_first_non_finite(order))
+
+
+def _first_non_finite(order: list[Value]) -> Value:
+    """The first node, in the order backward runs, whose gradient is inf or nan."""
+    return next(v for v in order if v.grad - v.grad != 0.0)
+
+
+def _describe(v: Value) -> str:
+    if v.label:
+        return v.label
+    if not v._prev:
+        return f"the input {_fmt(v.data)}"
+    return f"the output of {v._op!r} (value {_fmt(v.data)})"
+
+
+def _gradient_error(v: Value) -> MathDomainError:
+    kind = "nan" if v.grad != v.grad else "infinite"
+    return MathDomainError(
+        f"the gradient at {_describe(v)} is {kind}: the chain rule multiplied finite local "
+        "derivatives into a number too large for a float; rescale the expression "
+        "(smaller constants) or evaluate it at another point"
+    )
+
+
+_grad_of = attrgetter("grad")
+_isfinite = math.isfinite
+
+
+def _pow_op(k: float) -> str:
+    """The op name of x**k: short when that is exact, so the Value rule can read k back."""
+    short = _fmt(k)
+    return f"**{short}" if float(short) == k else f"**{k!r}"
+
+
+# -- higher-order derivatives -------------------------------------------------------------
+#
+# The float rules above store d(out)/d(input) as numbers: enough for one backward pass.
+# To differentiate a derivative, the backward pass must itself be a graph, so each op
+# also has its local derivatives written as Value expressions of its inputs (`a`, `b`,
+# `x`, `y`) and output (`out`). Read them beside the float rules in the ops above:
+#
+#   op        float rule (stored in _local)           Value rule (built by grad())
+_VALUE_RULES: dict[str, tuple] = {
+    "+": (lambda out, a, b: 1.0, lambda out, a, b: 1.0),  # 1, 1
+    "*": (lambda out, a, b: b, lambda out, a, b: a),  # b, a
+    "/": (lambda out, a, b: 1.0 / b, lambda out, a, b: -out / b),  # 1/b, -(a/b)/b
+    "**": (  # y * x**(y-1), x**y * log(x)
+        lambda out, x, y: 0.0 if x.data == 0.0 == y.data else y * x ** (y - 1.0),
+        lambda out, x, y: out * x.log() if x.data > 0.0 else 0.0,
+    ),
+    "exp": (lambda out, x: out,),  # e**x
+    "log": (lambda out, x: 1.0 / x,),  # 1/x
+    "sqrt": (lambda out, x: 0.5 / out,),  # 0.5 / sqrt(x)
+    "tanh": (lambda out, x: 1.0 - out * out,),  # 1 - t*t
+    "sigmoid": (lambda out, x: out * (1.0 - out),),  # s (1 - s)
+    "relu": (lambda out, x: out._local[0],),  # 1 or 0, a constant (a step's slope is 0)
+    "sin": (lambda out, x: x.cos(),),  # cos x
+    "cos": (lambda out, x: -x.sin(),),  # -sin x
+    "abs": (lambda out, x: out._local[0],),  # sign(x), a constant
+}
+# x**k for a number k (op "**2", "**-1", ...): k * x**(k-1), a constant k when k == 1.
+# `sum` (vsum) needs no rule: every local derivative is the constant 1.
+#
+# The fused nodes of training (`dot`/dense, the losses, the L2 penalty) have no Value
+# rule: they are expanded instead, i.e. build the graph from primitives (MLP(x,
+# fused=False), (z - t)**2, ...) to differentiate it twice. Why: a fused node stores
+# only numbers (which inputs were constants, the target, alpha are not kept), so a
+# Value rule would need more state on every node of the training hot path, which is
+# the one place where speed matters; the unfused graph computes the same numbers.
+_FUSED = frozenset({"dot", "mse", "hinge", "bce", "xent", "l2"})
+
+
+def _value_local(node: Value, i: int):
+    """d(node)/d(its i-th input) as a Value (or a constant float), from the table above."""
+    op = node._op
+    if op == "sum":
+        return 1.0
+    rule = _VALUE_RULES.get(op)
+    if rule is not None:
+        return rule[i](node, *node._prev)
+    if op.startswith("**"):
+        k = float(op[2:])
+        return k if k == 1.0 or k == 0.0 else k * node._prev[0] ** (k - 1.0)
+    if op in _FUSED:
+        raise ValueError(
+            f"create_graph: the fused {op!r} node has no Value rule; build the graph from "
+            "primitives to differentiate it again (e.g. MLP(x, fused=False))"
+        )
+    raise ValueError(f"create_graph: no Value rule for the operation {op!r}")
+
+
+def _times(local, g):
+    """local * g without building a node for a factor of 1 (None for a factor of 0)."""
+    if type(local) is float:
+        if local == 0.0:
+            return None
+        if local == 1.0:
+            return g
+        return local * g if type(g) is float else g * local
+    if type(g) is float:
+        return local if g == 1.0 else local * g
+    return local * g
+
+
+def grad(out: Value, wrt, create_graph: bool = False, max_nodes: int | None = None):
+    """d(out)/d(w) for each w in `wrt` (one Value, or a sequence: a list back).
+
+    With create_graph=True the backward pass is recorded as Values (the local
+    derivatives of each op come from the Value rules above), so each result is the
+    root of a graph that can be differentiated again, as in PyTorch's
+    torch.autograd.grad(..., create_graph=True):
+
+        x = Value(1.0)
+        d1 = grad(x.tanh(), x, create_graph=True)    # 1 - tanh(x)**2, as a graph
+        d2 = grad(d1, x)                             # -2 tanh(x) (1 - tanh(x)**2)
+
+    Nothing is written to .grad, and only nodes on a path from `out` to some w get a
+    gradient (constants cost nothing). With create_graph=False the results are new
+    leaves holding the numbers. max_nodes bounds the nodes this call may create
+    (GraphTooLarge past it): each order roughly multiplies the graph's size.
+
+    Supported: nested derivatives of one function with respect to its own inputs
+    (d2/dx2, mixed partials, Hessians), as mg grad --order and mg newton use them. Not
+    supported: mixing traces, i.e. differentiating a function that closes over the
+    derivative of another function whose input is also being differentiated (f(x) =
+    x * d/dy (x + y), differentiated in x). The graph records no "which derivative is
+    this" tag, so the inner derivative's dependence on x is wrongly counted by the
+    outer one (perturbation confusion, Siskind & Pearlmutter 2005); JAX tags each
+    trace, PyTorch leaves it to the user as we do.
+    """
+    from microgradcli.errors import GraphTooLarge
+
+    single = isinstance(wrt, Value)
+    targets = [wrt] if single else list(wrt)
+    order = out.topological_order()
+    live = set(targets)  # the nodes that lie on a path to a target
+    for v in reversed(order):  # children first
+        if v._prev and not live.isdisjoint(v._prev):
+            live.add(v)
+    start = next(_ids)
+    # A gradient is a float while it is a constant (the seed 1, d(2x)/dx = 2) and a
+    # Value once it depends on an input: constants build no nodes (no "c*1").
+    grads: dict[Value, object] = {}
+    if out in live:
+        grads[out] = 1.0
+    for v in order:
+        g = grads.get(v)
+        if g is None or not v._prev:
+            continue
+        if max_nodes is not None and next(_ids) - start > max_nodes:
+            raise GraphTooLarge(next(_ids) - start, max_nodes)
+        for i, child in enumerate(v._prev):
+            if child not in live:
+                continue
+            part = _times(_value_local(v, i) if create_graph else v._local[i], g)
+            if part is None:
+                continue
+            seen = grads.get(child)
+            grads[child] = part if seen is None else seen + part
+    results = []
+    for w in targets:
+        g = grads.get(w, 0.0)
+        if not isinstance(g, Value):
+            if g - g != 0.0:
+                raise MathDomainError(
+                    f"the gradient with respect to {_describe(w)} is not a finite number: "
+                    "the chain rule overflowed; rescale the expression"
+                )
+            g = Value(g)
+        results.append(g)
+    return results[0] if single else results
 
 
 def sigmoid(x: float) -> float:

@@ -24,3 +24,17 @@ class JobFailed(MgError):
     """The job ran but failed, e.g. training diverged (exit 1)."""
 
     exit_code = 1
+
+
+class GraphTooLarge(MgError):
+    """A graph (e.g. of a high-order derivative) grew past the number of nodes allowed."""
+
+    def __init__(self, nodes: int, limit: int):
+        self.nodes = nodes
+        self.limit = limit
+        self.order: int | None = None  # set by whoever knows which derivative it was
+        self.variable: str | None = None
+        super().__init__(
+            f"the graph grew past {limit:,} nodes (at {nodes:,}); raise the limit or "
+            "differentiate fewer times"
+        )

@@ -113,29 +113,40 @@ _KEYWORD_MESSAGES = {
 
 
 class ExpressionError(InputError):
-    """A syntax error or forbidden construct in an expression, with its 1-based column."""
+    """A syntax error or forbidden construct in an expression: the text, the 1-based
+    column and what is wrong, as data. str() is one line; `pointer()` adds a caret line
+    (the CLI's error boundary renders that, indented by its own "error: " prefix)."""
 
-    def __init__(self, what: str, text: str, column: int):
-        self.what = what
+    def __init__(self, text: str, column: int, message: str):
         self.text = text
         self.column = column
-        super().__init__(_point_at(what, text, column))
+        self.message = message
+        super().__init__(self.head())
 
+    def _window(self) -> tuple[str, int]:
+        """The text as shown (printable, at most ~66 characters) and the caret's offset."""
+        text, column = self.text, self.column
+        # tabs, newlines and control characters would misplace the caret or hide
+        shown = "".join(c if c.isprintable() else ("?" if not c.isspace() else " ") for c in text)
+        begin = 0  # where the shown part starts in `text`
+        if len(shown) > 60:  # a window around the column keeps both lines short
+            begin = max(0, min(column - 1 - 30, len(shown) - 60))
+            prefix = "..." if begin > 0 else ""
+            suffix = "..." if begin + 60 < len(shown) else ""
+            shown = prefix + shown[begin : begin + 60] + suffix
+            begin -= len(prefix)
+        return shown, column - 1 - begin
 
-def _point_at(what: str, text: str, column: int) -> str:
-    """`what at column N: <expression>` and a caret line under that column."""
-    # tabs, newlines and control characters would misplace the caret or hide
-    shown = "".join(c if c.isprintable() else ("?" if not c.isspace() else " ") for c in text)
-    begin = 0  # where the shown part starts in `text`
-    if len(shown) > 60:  # a window around the column keeps both lines short
-        begin = max(0, min(column - 1 - 30, len(shown) - 60))
-        prefix = "..." if begin > 0 else ""
-        suffix = "..." if begin + 60 < len(shown) else ""
-        shown = prefix + shown[begin : begin + 60] + suffix
-        begin -= len(prefix)
-    head = f"{what} at column {column}: "
-    pad = len("error: ") + len(head) + (column - 1 - begin)
-    return f"{head}{shown}\n{' ' * pad}^"
+    def head(self) -> str:
+        """`what at column N: <expression>` on one line."""
+        return f"{self.message} at column {self.column}: {self._window()[0]}"
+
+    def pointer(self, indent: int = 0) -> str:
+        """head() and a caret line under the column, for a line that starts `indent`
+        characters before head() (e.g. len("error: ") when printed after that)."""
+        shown, offset = self._window()
+        pad = indent + len(f"{self.message} at column {self.column}: ") + offset
+        return f"{self.head()}\n{' ' * pad}^"
 
 
 # -- tokens --------------------------------------------------------------------------
@@ -161,10 +172,10 @@ def _tokenize(text: str) -> Iterator[tuple[str, object, int]]:
                 hint = ""
                 if _NAME.fullmatch(tail.group()):
                     hint = f" (for a product write {m.group()}*{tail.group()})"
-                raise ExpressionError(f"'{word}' is not a number{hint}", text, col)
+                raise ExpressionError(text, col, f"'{word}' is not a number{hint}")
             value = float(m.group())
             if math.isinf(value):
-                raise ExpressionError(f"the number {m.group()} is too large", text, col)
+                raise ExpressionError(text, col, f"the number {m.group()} is too large")
             yield ("num", value, col)
             i = m.end()
             continue
@@ -173,7 +184,7 @@ def _tokenize(text: str) -> Iterator[tuple[str, object, int]]:
             word = m.group()
             if keyword.iskeyword(word):
                 what = _KEYWORD_MESSAGES.get(word, f"statements ('{word}') are not allowed")
-                raise ExpressionError(what, text, col)
+                raise ExpressionError(text, col, what)
             yield ("name", word, col)
             i = m.end()
             continue
@@ -183,13 +194,13 @@ def _tokenize(text: str) -> Iterator[tuple[str, object, int]]:
             continue
         two = text[i : i + 2]
         if two in _FORBIDDEN:
-            raise ExpressionError(_FORBIDDEN[two], text, col)
+            raise ExpressionError(text, col, _FORBIDDEN[two])
         if c in "+-*/()," or c == "^":
             yield ("**" if c == "^" else c, c, col)
             i += 1
             continue
         if c in _FORBIDDEN:
-            raise ExpressionError(_FORBIDDEN[c], text, col)
+            raise ExpressionError(text, col, _FORBIDDEN[c])
         shown = repr(c) if c.isprintable() else f"U+{ord(c):04X}"
         if c in _LOOKALIKES:
             hint = f" (write {_LOOKALIKES[c]!r} instead)"
@@ -197,7 +208,7 @@ def _tokenize(text: str) -> Iterator[tuple[str, object, int]]:
             hint = " (names use the letters a-z, A-Z, digits and _)"
         else:
             hint = ""
-        raise ExpressionError(f"unexpected character {shown}{hint}", text, col)
+        raise ExpressionError(text, col, f"unexpected character {shown}{hint}")
     yield ("end", None, n + 1)
 
 
@@ -233,14 +244,14 @@ def parse_expression(text: str) -> Expression:
                             what = f"{value} is a constant, not a function"
                         else:
                             what = f"unknown function {value}() (known functions: {_KNOWN})"
-                        raise ExpressionError(what, text, col)
+                        raise ExpressionError(text, col, what)
                     stack.append(("call", value, col))
                     ahead = next(tokens)  # the '(' belongs to the call
                     prev = ("(", "(")
                     continue
                 elif value in FUNCTIONS:
                     raise ExpressionError(
-                        f"{value} is a function; call it as {value}(...)", text, col
+                        text, col, f"{value} is a function; call it as {value}(...)"
                     )
                 elif value in CONSTANTS:
                     program.append(("const", value))
@@ -256,7 +267,7 @@ def parse_expression(text: str) -> Expression:
             elif kind == "+":
                 pass  # unary plus changes nothing
             else:
-                raise ExpressionError(_expected_operand(kind, value, prev, stack), text, col)
+                raise ExpressionError(text, col, _expected_operand(kind, value, prev, stack))
         else:
             if kind in _PREC:  # a binary operator
                 prec = _PREC[kind]
@@ -273,7 +284,7 @@ def parse_expression(text: str) -> Expression:
                 while stack and stack[-1][0] == "op":
                     program.append(_op_item(stack.pop()[1]))
                 if not stack:
-                    raise ExpressionError("unmatched ')'", text, col)
+                    raise ExpressionError(text, col, "unmatched ')'")
                 opener = stack.pop()
                 if opener[0] == "call":
                     program.append(("call", opener[1]))
@@ -283,17 +294,17 @@ def parse_expression(text: str) -> Expression:
                     what = f"{opener[1]}() takes exactly one argument"
                 else:
                     what = "commas (tuples) are not allowed"
-                raise ExpressionError(what, text, col)
+                raise ExpressionError(text, col, what)
             elif kind == "end":
                 while stack:
                     item = stack.pop()
                     if item[0] != "op":
                         at = item[2] + (len(item[1]) if item[0] == "call" else 0)
-                        raise ExpressionError("this '(' is never closed", text, at)
+                        raise ExpressionError(text, at, "this '(' is never closed")
                     program.append(_op_item(item[1]))
                 break
             else:
-                raise ExpressionError(_expected_operator(kind, value, prev), text, col)
+                raise ExpressionError(text, col, _expected_operator(kind, value, prev))
         prev = (kind, value)
     return Expression(text, program, list(variables))
 
@@ -364,21 +375,22 @@ class Expression:
     def __hash__(self) -> int:
         return hash(self._program)
 
-    @property
-    def size(self) -> int:
-        """The number of operations, numbers and names in the tree."""
-        return len(self._program)
-
     def build(self, values: Mapping[str, float]) -> tuple[Value, dict[str, Value]]:
-        """A fresh graph of Values at `values`: (root, {variable: its leaf Value})."""
+        """A fresh graph of Values at `values`: (root, {variable: its leaf Value}).
+
+        Each operation is the engine's own (x - y is whatever Value.__sub__ builds);
+        the nodes it made are then labelled by walking them, so labels, --steps and
+        drawings show exactly the graph the engine built.
+        """
         leaves: dict[str, Value] = {}
         for name in self.variables:
             if name not in values:
-                raise InputError(f"no value for {name}; add --at {name}=...")
+                raise MissingVariable(name)
             leaves[name] = Value(float(values[name]), label=name)
         # Each stack entry is (Value, precedence, rope, text length, depends on a
         # variable?); ropes (nested tuples of text) keep labels and messages linear.
         stack: list[tuple] = []
+        precedence: dict[Value, int] = {}  # of every labelled node, for parentheses
         for item in self._program:
             kind = item[0]
             if kind in ("num", "const", "var"):
@@ -387,27 +399,101 @@ class Expression:
                     v = leaves[text]
                 else:
                     v = Value(item[1] if kind == "num" else CONSTANTS[text], label=text)
+                precedence[v] = _ATOM
                 stack.append((v, _ATOM, text, len(text), kind == "var"))
                 continue
-            if kind == "neg":
+            if kind in ("neg", "call"):
                 args = (stack.pop(),)
-                fn = args[0][0].__neg__
-            elif kind == "call":
-                args = (stack.pop(),)
-                fn = getattr(args[0][0], item[1])
             else:
                 b = stack.pop()
                 args = (stack.pop(), b)
-                fn = _binary(item[1], args[0], b)
             prec, rope, length = _compose(item, args)
-            out = _apply(fn, rope, length)
-            if kind == "neg":
-                _label_minus_one(out, args[0][0])
+            out = _apply(_operation(item, args), rope, length)
             out.label = _flatten(rope) if length <= _LABEL_MAX else _short_label(item, args)
+            precedence[out] = prec
+            _label_inside(out, precedence)
             stack.append((out, prec, rope, length, any(a[4] for a in args)))
         if len(stack) != 1:  # the parser guarantees one result; never trust silently
             raise AssertionError("malformed expression program")
         return stack[0][0], leaves
+
+
+class MissingVariable(InputError):
+    """No value was given for a variable of the expression (`name` says which)."""
+
+    def __init__(self, name: str):
+        self.name = name
+        super().__init__(f"no value for {name}")
+
+
+def _operation(item: tuple, args: tuple):
+    """The engine operation for one program item, as a function of no arguments."""
+    kind = item[0]
+    x = args[0][0]
+    if kind == "neg":
+        return x.__neg__
+    if kind == "call":
+        return getattr(x, item[1])
+    y = args[1][0]
+    op = item[1]
+    if op == "+":
+        return lambda: x + y
+    if op == "-":
+        return lambda: x - y
+    if op == "*":
+        return lambda: x * y
+    if op == "/":
+
+        def div() -> Value:
+            if y.data == 0.0:  # say which subexpression is 0 (the engine gives numbers)
+                den = _flatten(args[1][2]) if args[1][3] <= 40 else "the denominator"
+                if den.replace(".", "").strip("0") == "":  # a literal 0: "0 is 0" says nothing
+                    raise MathDomainError("division by zero")
+                raise MathDomainError(f"division by zero: {den} is 0")
+            return x / y
+
+        return div
+    # '**': a constant exponent is a plain number (x**2 has one input, and a negative
+    # base is fine); a variable exponent needs the engine's two-input power.
+    if args[1][4]:
+        return lambda: x**y
+    return lambda: x**y.data
+
+
+def _label_inside(out: Value, precedence: dict[Value, int]) -> None:
+    """Label the nodes the engine made inside one operation (the -1 and y*-1 of x - y),
+    from what they are: their op and their inputs' labels."""
+    todo = [c for c in out.children if c not in precedence]
+    new: list[Value] = []
+    while todo:  # the unlabelled nodes below `out`, each before its inputs
+        v = todo.pop()
+        if v in precedence or v in new:
+            continue
+        new.append(v)
+        todo.extend(c for c in v.children if c not in precedence)
+    for v in sorted(new, key=lambda n: n._id):  # inputs first
+        v.label, precedence[v] = _node_label(v, precedence)
+
+
+def _node_label(v: Value, precedence: dict[Value, int]) -> tuple[str, int]:
+    op, kids = v.op, v.children
+    if not kids:
+        return _num_text(v.data), (_ATOM if v.data >= 0 else _PREC["neg"])
+
+    def part(child: Value, need: int) -> str:
+        label = child.label if len(child.label) <= 12 else "…"
+        return f"({label})" if precedence[child] < need else label
+
+    if op == "*" and not kids[1].children and kids[1].data == -1.0:
+        return f"-{part(kids[0], _ATOM)}", _PREC["neg"]
+    if op in ("+", "*", "/"):
+        prec = _PREC[op]
+        sym = " + " if op == "+" else op
+        return f"{part(kids[0], prec)}{sym}{part(kids[1], prec + 1)}", prec
+    if op.startswith("**"):
+        exponent = op[2:] or part(kids[1], _PREC["neg"])
+        return f"{part(kids[0], _ATOM)}**{exponent}", _PREC["**"]
+    return f"{op}({part(kids[0], 0)})", _ATOM
 
 
 def _apply(fn, rope, length) -> Value:
@@ -423,48 +509,6 @@ def _apply(fn, rope, length) -> Value:
         raise MathDomainError(message) from None
 
 
-def _binary(op: str, a: tuple, b: tuple):
-    """The engine operation for `a op b`, as a function; intermediate nodes labelled."""
-    x, y = a[0], b[0]
-    if op == "+":
-        return lambda: x + y
-    if op == "*":
-        return lambda: x * y
-    if op == "-":  # x + (-y), as the engine composes it
-
-        def sub() -> Value:
-            neg = y * -1.0
-            neg.label = _sub_label(("neg",), (b,))
-            _label_minus_one(neg, y)
-            return x + neg
-
-        return sub
-    if op == "/":  # x * y**-1
-
-        def div() -> Value:
-            if y.data == 0.0:
-                den = _flatten(b[2]) if b[3] <= 40 else "the denominator"
-                if den.replace(".", "").strip("0") == "":  # a literal 0: "0 is 0" says nothing
-                    raise MathDomainError("division by zero")
-                raise MathDomainError(f"division by zero: {den} is 0")
-            minus_one = (None, _ATOM, "-1", 2, False)
-            inv = y**-1.0
-            inv.label = _sub_label(("bin", "**"), (b, minus_one))
-            return x * inv
-
-        return div
-    # '**': a constant exponent is a plain number (x**2 has one input, and a negative
-    # base is fine); a variable exponent needs the engine's two-input power.
-    if b[4]:
-        return lambda: x**y
-    return lambda: x**y.data
-
-
-def _sub_label(item: tuple, args: tuple) -> str:
-    _, rope, length = _compose(item, args)
-    return _flatten(rope) if length <= _LABEL_MAX else _short_label(item, args)
-
-
 def _short_label(item: tuple, args: tuple) -> str:
     """A label for a long subexpression: its operation with short names of its inputs."""
     if item[0] == "neg":
@@ -475,16 +519,9 @@ def _short_label(item: tuple, args: tuple) -> str:
     return f"{_short(args[0])}{sym}{_short(args[1])}"
 
 
-def _label_minus_one(neg: Value, x: Value) -> None:
-    """Label the constant -1 input that the engine creates for -x."""
-    for child in neg.children:
-        if child is not x and not child.label:
-            child.label = "-1"
-
-
 def _short(entry: tuple) -> str:
     """A node's label inside a longer label: itself if short, else '…'."""
-    label = entry[0].label if entry[0] is not None else _flatten(entry[2])
+    label = entry[0].label
     if len(label) > 12:
         return "…"
     return f"({label})" if entry[1] < _ATOM else label

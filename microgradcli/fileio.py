@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 
@@ -33,31 +35,105 @@ def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
         raise
 
 
+STDIN = "<stdin>"  # how messages name stdin
+
+
+def decode(data: bytes, name: str, what: str, offset: int = 0) -> str:
+    """UTF-8 bytes as text (a leading byte-order mark dropped), or an InputError naming
+    the file and the byte offset of the first byte that is not UTF-8 (`offset`: where
+    `data` starts in the file)."""
+    from microgradcli.errors import InputError
+
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(
+            f"{name}: cannot read the {what}: it is not UTF-8 text "
+            f"(byte 0x{data[e.start]:02x} at offset {offset + e.start})"
+        ) from None
+    return text.removeprefix("\ufeff") if offset == 0 else text
+
+
+def _open_error(path: str | os.PathLike, what: str, e: OSError, missing: str, folder: str):
+    from microgradcli.errors import InputError
+
+    if isinstance(e, FileNotFoundError):
+        hint = f"; {missing}" if missing else ""
+        return InputError(f"{path}: no such {what}{hint}")
+    if isinstance(e, IsADirectoryError):
+        hint = f"; {folder}" if folder else f", not a {what}"
+        return InputError(f"{path}: is a folder{hint}")
+    return InputError(f"{path}: cannot read the {what} ({e.strerror or e})")
+
+
 def read_text(
     path: str | os.PathLike,
     what: str,
     *,
     missing_hint: str = "",
     folder_hint: str = "",
-    encoding: str = "utf-8",
 ) -> str:
     """The text of a file, or an InputError saying what is wrong with it and what to do.
 
     `what` names the file for the user ("model file", "config file"); the hints follow
-    a '; ' when the file is missing or is a folder.
+    a '; ' when the file is missing or is a folder. The text must be UTF-8.
     """
-    from microgradcli.errors import InputError
-
     try:
-        return Path(path).read_text(encoding=encoding)
-    except FileNotFoundError:
-        hint = f"; {missing_hint}" if missing_hint else ""
-        raise InputError(f"{path}: no such {what}{hint}") from None
-    except IsADirectoryError:
-        hint = f"; {folder_hint}" if folder_hint else f", not a {what}"
-        raise InputError(f"{path}: is a folder{hint}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: cannot read the {what} ({e})") from None
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise _open_error(path, what, e, missing_hint, folder_hint) from None
+    return decode(data, str(path), what)
+
+
+def _stdin_bytes():
+    """stdin as bytes (stdin itself when something replaced it with a text stream)."""
+    return getattr(sys.stdin, "buffer", None)
+
+
+def read_input(
+    source: str | os.PathLike, what: str, *, missing_hint: str = "", folder_hint: str = ""
+) -> tuple[str, str]:
+    """(text, name) of a file or of stdin ('-'): the one way mg reads its input, with one
+    decoding policy (UTF-8; anything else is an error naming the file and byte offset)."""
+    if str(source) != "-":
+        text = read_text(source, what, missing_hint=missing_hint, folder_hint=folder_hint)
+        return text, str(source)
+    raw = _stdin_bytes()
+    if raw is None:
+        return sys.stdin.read(), STDIN
+    return decode(raw.read(), STDIN, what), STDIN
+
+
+def input_lines(
+    source: str | os.PathLike, what: str, *, missing_hint: str = "", folder_hint: str = ""
+) -> tuple[Iterator[str], str]:
+    """The lines of a file or of stdin ('-'), read and decoded one at a time (so a pipeline
+    gets each answer before the next line arrives), and the name to use in messages."""
+    if str(source) == "-":
+        raw = _stdin_bytes()
+        if raw is None:
+            return iter(sys.stdin.readline, ""), STDIN
+        return _decoded(iter(raw.readline, b""), STDIN, what), STDIN
+    try:
+        f = open(source, "rb")  # noqa: SIM115 (closed by the generator)
+    except OSError as e:
+        raise _open_error(source, what, e, missing_hint, folder_hint) from None
+
+    def lines() -> Iterator[str]:
+        with f:
+            try:
+                yield from _decoded(f, str(source), what)
+            except IsADirectoryError as e:
+                raise _open_error(source, what, e, missing_hint, folder_hint) from None
+
+    return lines(), str(source)
+
+
+def _decoded(lines: Iterable[bytes], name: str, what: str) -> Iterator[str]:
+    offset = 0
+    for line in lines:
+        yield decode(line, name, what, offset)
+        offset += len(line)
 
 
 def write_output(path: str | os.PathLike | None, data: bytes, what: str) -> None:
@@ -65,8 +141,6 @@ def write_output(path: str | os.PathLike | None, data: bytes, what: str) -> None
 
     An unwritable path (a folder, a missing permission) is an InputError naming it.
     """
-    import sys
-
     from microgradcli.errors import InputError
 
     if path is None or str(path) == "-":
@@ -77,3 +151,48 @@ def write_output(path: str | os.PathLike | None, data: bytes, what: str) -> None
         write_atomic(path, data)
     except OSError as e:
         raise InputError(f"{path}: cannot write the {what} ({e.strerror or e})") from None
+
+
+# -- tables: the one CSV reader of training, eval and predict ------------------------------
+def csv_cells(line: str, where: str, delimiter: str = ",", width: int | None = None) -> list[str]:
+    """The cells of one CSV line, stripped. A comma at the end (as spreadsheets write) is no
+    value: its empty cell is dropped from a first row (width None) and from a row one
+    wider than the table's `width`."""
+    import csv
+
+    from microgradcli.errors import InputError
+
+    try:
+        cells = next(csv.reader([line], delimiter=delimiter), [])
+    except csv.Error as e:
+        raise InputError(f"{where}: not valid CSV ({e})") from None
+    cells = [c.strip() for c in cells]
+    if len(cells) > 1 and not cells[-1] and (width is None or len(cells) == width + 1):
+        cells.pop()
+    return cells
+
+
+def table_lines(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
+    """(line number, text) of each line of a table that holds a row: blank lines and
+    '#' comments are skipped."""
+    for i, line in enumerate(lines, 1):
+        text = line.strip()
+        if text and not text.startswith("#"):
+            yield i, line
+
+
+def is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def is_header(first: list[str], second: list[str] | None = None) -> bool:
+    """Whether a table's first row names its columns: one of its cells is not a number
+    where the row below (when known) has a number."""
+    return any(
+        not is_number(a) and (second is None or (j < len(second) and is_number(second[j])))
+        for j, a in enumerate(first)
+    )

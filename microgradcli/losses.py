@@ -10,14 +10,12 @@ costs a handful of nodes less per sample.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from microgradcli.engine import Value, sigmoid, vsum
 from microgradcli.errors import MathDomainError
 
 __all__ = ["LOSSES", "bce", "cross_entropy", "hinge", "l2_penalty", "mse", "sample_loss", "total"]
-
-LOSSES = ("mse", "hinge", "bce", "cross_entropy")
 
 
 def mse(z: Value, t: float) -> Value:
@@ -57,28 +55,22 @@ def cross_entropy(zs: Sequence[Value], t: int) -> Value:
     return Value(lse - data[t], tuple(zs), "xent", local)
 
 
-def binary_target(loss: str, classes: Sequence, index: int) -> float:
-    """The number a binary model is trained towards for class `index` (0 or 1):
-    0/1 for bce (on logits), the label itself for mse on -1/1 or 0/1 labels, else -1/+1."""
-    if loss == "bce":
-        return float(index)
-    numeric = all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in classes)
-    if loss == "mse" and numeric:
-        return float(classes[index])
-    return 1.0 if index == 1 else -1.0
+# The losses (train.loss): each takes one sample's outputs and its encoded target.
+LOSSES: dict[str, Callable[[Sequence[Value], object], Value]] = {
+    "mse": lambda outs, t: mse(outs[0], t),
+    "hinge": lambda outs, t: hinge(outs[0], t),
+    "bce": lambda outs, t: bce(outs[0], t),
+    "cross_entropy": cross_entropy,
+}
 
 
 def sample_loss(loss: str, outs: Sequence[Value], target) -> Value:
     """The named loss of one sample's outputs against its encoded target."""
-    if loss == "cross_entropy":
-        return cross_entropy(outs, target)
-    if loss == "mse":
-        return mse(outs[0], target)
-    if loss == "hinge":
-        return hinge(outs[0], target)
-    if loss == "bce":
-        return bce(outs[0], target)
-    raise ValueError(f"unknown loss {loss!r}; expected one of {', '.join(LOSSES)}")
+    try:
+        fn = LOSSES[loss]
+    except KeyError:
+        raise ValueError(f"unknown loss {loss!r}; expected one of {', '.join(LOSSES)}") from None
+    return fn(outs, target)
 
 
 def l2_penalty(params: Sequence[Value], alpha: float) -> Value:

@@ -4,39 +4,41 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from operator import mul
 
-from microgradcli.engine import Value, dense, dot, lsum, sigmoid
+from microgradcli.activations import ACTIVATIONS, Activation, lookup
+from microgradcli.engine import Value, dense, dot, lsum
 
 __all__ = ["ACTIVATIONS", "INITS", "Layer", "MLP", "Module", "Neuron"]
 
-ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
-INITS = ("uniform", "xavier", "he")
+Weights = tuple[list[float], float]
 
 
-def activate(v: Value, activation: str) -> Value:
-    """Apply a named activation to one value ('linear' returns it unchanged)."""
-    if activation == "linear":
-        return v
-    if activation == "relu":
-        return v.relu()
-    if activation == "tanh":
-        return v.tanh()
-    if activation == "sigmoid":
-        return v.sigmoid()
-    raise ValueError(f"unknown activation {activation!r}; expected one of {', '.join(ACTIVATIONS)}")
+def _uniform(rng: random.Random, nin: int, nout: int) -> Weights:
+    """micrograd's U(-1, 1), bias too as in the lecture."""
+    w = [rng.uniform(-1, 1) for _ in range(nin)]
+    return w, rng.uniform(-1, 1)
 
 
-def activate_float(x: float, activation: str) -> float:
-    """The same activation on a plain number, with the engine's arithmetic."""
-    if activation == "linear":
-        return x
-    if activation == "relu":
-        return x if x > 0.0 else 0.0
-    if activation == "tanh":
-        return math.tanh(x)
-    return sigmoid(x)
+def _xavier(rng: random.Random, nin: int, nout: int) -> Weights:
+    """Glorot uniform: keeps the variance across layers for tanh."""
+    a = math.sqrt(6.0 / (nin + nout))
+    return [rng.uniform(-a, a) for _ in range(nin)], 0.0
+
+
+def _he(rng: random.Random, nin: int, nout: int) -> Weights:
+    """He normal: keeps the variance across layers for relu."""
+    s = math.sqrt(2.0 / nin)
+    return [rng.gauss(0.0, s) for _ in range(nin)], 0.0
+
+
+# The weight inits (model.init): one neuron's (weights, bias) from a seeded generator.
+INITS: dict[str, Callable[[random.Random, int, int], Weights]] = {
+    "uniform": _uniform,
+    "xavier": _xavier,
+    "he": _he,
+}
 
 
 class Module:
@@ -62,24 +64,13 @@ class Neuron(Module):
         nout: int = 1,
         name: str = "N",
     ):
-        if activation not in ACTIVATIONS:
-            raise ValueError(
-                f"unknown activation {activation!r}; expected one of {', '.join(ACTIVATIONS)}"
-            )
-        rng = rng if rng is not None else random.Random(0)
-        if init == "uniform":  # micrograd's U(-1, 1), bias too as in the lecture
-            self.w = [Value(rng.uniform(-1, 1)) for _ in range(nin)]
-            self.b = Value(rng.uniform(-1, 1))
-        elif init == "xavier":  # Glorot uniform: keeps the variance across layers for tanh
-            a = math.sqrt(6.0 / (nin + nout))
-            self.w = [Value(rng.uniform(-a, a)) for _ in range(nin)]
-            self.b = Value(0.0)
-        elif init == "he":  # He normal: keeps the variance across layers for relu
-            s = math.sqrt(2.0 / nin)
-            self.w = [Value(rng.gauss(0.0, s)) for _ in range(nin)]
-            self.b = Value(0.0)
-        else:
+        lookup(activation)
+        if init not in INITS:
             raise ValueError(f"unknown init {init!r}; expected one of {', '.join(INITS)}")
+        rng = rng if rng is not None else random.Random(0)
+        w, b = INITS[init](rng, nin, nout)
+        self.w = [Value(wi) for wi in w]
+        self.b = Value(b)
         for i, wi in enumerate(self.w, 1):
             wi.label = f"{name}.w{i}"
         self.b.label = f"{name}.b"
@@ -93,7 +84,7 @@ class Neuron(Module):
             act = self.b
             for wi, xi in zip(self.w, x, strict=True):
                 act = act + wi * xi  # b + w1*x1 + ...: drawn in reading order
-        return activate(act, self.activation)
+        return lookup(self.activation).value(act)
 
     def parameters(self) -> list[Value]:
         return [*self.w, self.b]
@@ -124,13 +115,19 @@ class Layer(Module):
         self._ws = [n.w for n in self.neurons]
         self._bs = [n.b for n in self.neurons]
 
+    @property
+    def activation(self) -> str:
+        return self.act.name
+
+    @activation.setter
+    def activation(self, name: str) -> None:
+        self.act: Activation = lookup(name)  # the registry entry, looked up once
+
     def __call__(self, x: Sequence, fused: bool = True) -> list[Value]:
         if not fused:
             return [n(x, fused=False) for n in self.neurons]
         acts = dense(self._ws, self._bs, x)
-        if self.activation == "linear":
-            return acts
-        act = getattr(Value, self.activation)  # relu, tanh or sigmoid
+        act = self.act.value
         return [act(a) for a in acts]
 
     def parameters(self) -> list[Value]:
@@ -154,11 +151,8 @@ class MLP(Module):
     ):
         if nin < 1 or not nouts or any(n < 1 for n in nouts):
             raise ValueError(f"layer sizes must be positive, got nin={nin}, nouts={list(nouts)}")
-        for act in (activation, output_activation):
-            if act not in ACTIVATIONS:
-                raise ValueError(
-                    f"unknown activation {act!r}; expected one of {', '.join(ACTIVATIONS)}"
-                )
+        for name in (activation, output_activation):
+            lookup(name)  # a ValueError naming the choices, before any weight is drawn
         rng = rng if rng is not None else random.Random(0)
         sizes = [nin, *nouts]
         last = len(nouts) - 1
@@ -194,17 +188,14 @@ class MLP(Module):
             (
                 [[w.data for w in ws] for ws in layer._ws],
                 [b.data for b in layer._bs],
-                layer.activation,
+                layer.act.float,
             )
             for layer in self.layers
         ]
         outs = []
         for x in rows:
             for ws, bs, act in layers:
-                x = [
-                    activate_float(lsum(map(mul, w, x), b), act)
-                    for w, b in zip(ws, bs, strict=True)
-                ]
+                x = [act(lsum(map(mul, w, x), b)) for w, b in zip(ws, bs, strict=True)]
             outs.append(x)
         return outs
 

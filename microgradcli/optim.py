@@ -1,17 +1,30 @@
 """Optimisers (sgd, momentum, adam) and learning-rate schedules.
 
 Optimisers update Values in place from their .grad; their state is plain lists of
-floats so it can be saved in model.json and restored for an exact resume.
+floats so it can be saved in model.json and restored for an exact resume. step_flat()
+is the same update on one flat numpy array of all parameters (the tensor engine), with
+the same arithmetic in the same order, so both engines move the weights identically.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
 
 from microgradcli.engine import Value
 
-__all__ = ["SGD", "Adam", "Momentum", "learning_rate", "make_optimizer"]
+__all__ = [
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "SGD",
+    "Adam",
+    "Momentum",
+    "learning_rate",
+    "make_optimizer",
+]
 
 
 class SGD:
@@ -25,6 +38,10 @@ class SGD:
     def step(self, lr: float) -> None:
         for p in self.params:
             p.data -= lr * p.grad
+
+    def step_flat(self, p: np.ndarray, g: np.ndarray, lr: float) -> None:
+        """The same update on flat arrays of every parameter and gradient (p in place)."""
+        p -= lr * g
 
     def state_dict(self) -> dict:
         return {"name": self.name}
@@ -65,8 +82,13 @@ class Momentum(SGD):
             v[i] = vi
             p.data -= lr * vi
 
+    def step_flat(self, p: np.ndarray, g: np.ndarray, lr: float) -> None:
+        v = self.mu * _array(self.v) + g
+        self.v = v
+        p -= lr * v
+
     def state_dict(self) -> dict:
-        return {"name": self.name, "v": list(self.v)}
+        return {"name": self.name, "v": _plain(self.v)}
 
     def load_state_dict(self, state: dict) -> None:
         self._check(state)
@@ -100,8 +122,18 @@ class Adam(SGD):
             m[i], v[i] = mi, vi
             p.data -= lr * (mi / c1) / (math.sqrt(vi / c2) + eps)
 
+    def step_flat(self, p: np.ndarray, g: np.ndarray, lr: float) -> None:
+        self.t += 1
+        b1, b2, eps = self.beta1, self.beta2, self.eps
+        c1 = 1.0 - b1**self.t
+        c2 = 1.0 - b2**self.t
+        m = b1 * _array(self.m) + (1.0 - b1) * g
+        v = b2 * _array(self.v) + (1.0 - b2) * g * g
+        self.m, self.v = m, v
+        p -= lr * (m / c1) / (np.sqrt(v / c2) + eps)  # np.sqrt is correctly rounded
+
     def state_dict(self) -> dict:
-        return {"name": self.name, "t": self.t, "m": list(self.m), "v": list(self.v)}
+        return {"name": self.name, "t": self.t, "m": _plain(self.m), "v": _plain(self.v)}
 
     def load_state_dict(self, state: dict) -> None:
         self._check(state)
@@ -110,45 +142,74 @@ class Adam(SGD):
         self.t = int(state["t"])
 
 
-def make_optimizer(
-    name: str,
-    params: Sequence[Value],
-    momentum: float = 0.9,
-    beta2: float = 0.999,
-    eps: float = 1e-8,
-) -> SGD:
-    """The named optimiser over params."""
-    if name == "sgd":
-        return SGD(params)
-    if name == "momentum":
-        return Momentum(params, momentum)
-    if name == "adam":
-        return Adam(params, momentum, beta2, eps)
-    raise ValueError(f"unknown optimizer {name!r}; expected sgd, momentum or adam")
+def _array(state) -> np.ndarray:
+    return state if isinstance(state, np.ndarray) else np.array(state, dtype=np.float64)
 
 
-def learning_rate(
-    schedule: str,
-    epoch: int,
-    epochs: int,
-    lr: float,
-    lr_end: float = 0.0,
-    step_size: int | None = None,
-    gamma: float = 0.5,
-) -> float:
-    """The learning rate for epoch `epoch` (0-based) of `epochs`.
+def _plain(state) -> list[float]:
+    return state.tolist() if isinstance(state, np.ndarray) else list(state)
+
+
+# The optimisers (train.optimizer): each built from the train section's settings.
+OPTIMIZERS: dict[str, Callable[[Any, Sequence[Value]], SGD]] = {
+    "sgd": lambda tc, params: SGD(params),
+    "momentum": lambda tc, params: Momentum(params, tc.momentum),
+    "adam": lambda tc, params: Adam(params, tc.momentum, tc.beta2, tc.eps),
+}
+
+
+def make_optimizer(train_config: Any, params: Sequence[Value]) -> SGD:
+    """The optimiser train_config.optimizer names, over params (momentum is adam's beta1)."""
+    try:
+        build = OPTIMIZERS[train_config.optimizer]
+    except KeyError:
+        raise ValueError(
+            f"unknown optimizer {train_config.optimizer!r}; expected one of {', '.join(OPTIMIZERS)}"
+        ) from None
+    return build(train_config, params)
+
+
+# -- learning-rate schedules (train.schedule): the rate at epoch e (0-based) ----------------
+def _fraction(tc: Any, epoch: int) -> float:
+    """How far through the run epoch is: 0 at the first epoch, 1 at the last."""
+    return epoch / (tc.epochs - 1) if tc.epochs > 1 else 0.0
+
+
+def _constant(tc: Any, epoch: int) -> float:
+    return tc.lr
+
+
+def _linear(tc: Any, epoch: int) -> float:
+    frac = _fraction(tc, epoch)
+    return tc.lr * (1.0 - frac) + tc.lr_end * frac  # exact at both ends
+
+
+def _cosine(tc: Any, epoch: int) -> float:
+    frac = _fraction(tc, epoch)
+    return tc.lr_end + (tc.lr - tc.lr_end) * 0.5 * (1.0 + math.cos(math.pi * frac))
+
+
+def _step(tc: Any, epoch: int) -> float:
+    size = tc.step_size if tc.step_size else max(1, tc.epochs // 4)
+    return tc.lr * tc.gamma ** (epoch // size)
+
+
+SCHEDULES: dict[str, Callable[[Any, int], float]] = {
+    "constant": _constant,
+    "linear": _linear,
+    "cosine": _cosine,
+    "step": _step,
+}
+
+
+def learning_rate(train_config: Any, epoch: int) -> float:
+    """The learning rate for epoch `epoch` (0-based) of train_config.epochs.
 
     constant: lr. linear, cosine: from lr at the first epoch to lr_end at the last.
     step: lr * gamma ** (epoch // step_size), step_size defaulting to a quarter of the run.
     """
-    if schedule == "constant":
-        return lr
-    frac = epoch / (epochs - 1) if epochs > 1 else 0.0
-    if schedule == "linear":
-        return lr * (1.0 - frac) + lr_end * frac  # exact at both ends
-    if schedule == "cosine":
-        return lr_end + (lr - lr_end) * 0.5 * (1.0 + math.cos(math.pi * frac))
-    if schedule == "step":
-        size = step_size if step_size else max(1, epochs // 4)
-        return lr * gamma ** (epoch // size)
-    raise ValueError(f"unknown schedule {schedule!r}")
+    try:
+        schedule = SCHEDULES[train_config.schedule]
+    except KeyError:
+        raise ValueError(f"unknown schedule {train_config.schedule!r}") from None
+    return schedule(train_config, epoch)

@@ -11,9 +11,8 @@ from __future__ import annotations
 import io
 import json
 import math
-import sys
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +21,14 @@ import matplotlib
 matplotlib.use("Agg")  # before anything imports pyplot: no display, no GUI toolkit
 
 import numpy as np  # noqa: E402
-from matplotlib.colors import ListedColormap, to_rgb  # noqa: E402
+from matplotlib.colors import ListedColormap, Normalize, to_rgb  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
 from microgradcli.checkpoint import Checkpoint, format_label  # noqa: E402
 from microgradcli.errors import InputError, MathDomainError  # noqa: E402
-from microgradcli.fileio import read_text, write_output  # noqa: E402
+from microgradcli.fileio import read_input, write_output  # noqa: E402
+from microgradcli.nn import MLP  # noqa: E402
 
 __all__ = [
     "BoundaryData",
@@ -67,6 +67,7 @@ STYLE = {
     "svg.fonttype": "path",  # text as shapes: looks the same without the fonts installed
     "path.simplify": True,
 }
+SURFACE = "viridis"  # a regression model's output and its targets
 
 
 # -- output ------------------------------------------------------------------------------
@@ -141,14 +142,10 @@ class LossData:
 
 def read_log(path: str | Path) -> list[dict[str, Any]]:
     """The records of a log.jsonl (or of RUN_DIR/log.jsonl, or of stdin: '-'), each line checked."""
-    if str(path) == "-":
-        path, text = "<stdin>", sys.stdin.read()
-        return _log_records(path, text)
-    path = Path(path)
-    if path.is_dir():
-        path = path / "log.jsonl"
-    text = read_text(path, "log file", missing_hint="give a run folder or its log.jsonl")
-    return _log_records(path, text)
+    if str(path) != "-" and Path(path).is_dir():
+        path = Path(path) / "log.jsonl"
+    text, name = read_input(path, "log file", missing_hint="give a run folder or its log.jsonl")
+    return _log_records(name, text)
 
 
 def _log_records(path: str | Path, text: str) -> list[dict[str, Any]]:
@@ -257,14 +254,6 @@ def loss_figure(data: LossData, title: str | None = None) -> Figure:
 
 
 # -- decision boundary -------------------------------------------------------------------
-_ACT = {
-    "linear": lambda z: z,
-    "relu": lambda z: np.where(z > 0.0, z, 0.0),
-    "tanh": np.tanh,
-    "sigmoid": lambda z: np.where(z >= 0.0, 1.0 / (1.0 + np.exp(-np.abs(z))), np.exp(-np.abs(z)) / (1.0 + np.exp(-np.abs(z)))),
-}  # fmt: skip
-
-
 def grid_forward(ckpt: Checkpoint, x: np.ndarray) -> np.ndarray:
     """The model's raw outputs for many rows at once: shape (rows, outputs).
 
@@ -278,35 +267,27 @@ def grid_forward(ckpt: Checkpoint, x: np.ndarray) -> np.ndarray:
             ckpt.normalize["std"], float
         )
     state = ckpt.model.state_dict()
-    last = len(state["layers"]) - 1
     with np.errstate(over="ignore", invalid="ignore"):
-        for i, layer in enumerate(state["layers"]):
-            w = np.array([n["w"] for n in layer], float)  # (nout, nin)
+        for layer, saved in zip(ckpt.model.layers, state["layers"], strict=True):
+            w = np.array([n["w"] for n in saved], float)  # (nout, nin)
             acc = np.broadcast_to(
-                np.array([n["b"] for n in layer], float), (z.shape[0], w.shape[0])
+                np.array([n["b"] for n in saved], float), (z.shape[0], w.shape[0])
             ).copy()
             for k in range(w.shape[1]):
                 acc = acc + z[:, k : k + 1] * w[:, k]
-            act = state["output_activation"] if i == last else state["activation"]
-            z = _ACT[act](acc)
+            z = layer.act.numpy(acc)  # the activation registry's numpy column
     return z
 
 
 def grid_labels(ckpt: Checkpoint, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Class index per row (binary: 1 = classes[1]), as Checkpoint.predict decides it."""
     out = grid_forward(ckpt, x) if out is None else out
-    if ckpt.task == "multiclass":
-        labels = np.argmax(out, axis=1)
-        top2 = np.sort(out, axis=1)[:, -2:] if out.shape[1] > 1 else np.zeros((len(out), 2))
-        close = np.abs(top2[:, 1] - top2[:, 0]) <= 1e-9 * (1.0 + np.abs(top2[:, 1]))
-    else:
-        labels = (out[:, 0] > ckpt.threshold).astype(int)
-        close = np.abs(out[:, 0] - ckpt.threshold) <= 1e-9 * (1.0 + abs(ckpt.threshold))
+    labels, close = ckpt.task.decide_array(out)
     close |= ~np.isfinite(out).all(axis=1)
     # A point on (or within rounding of) the boundary: ask the engine itself.
     for i in np.flatnonzero(close):
-        out_i = ckpt.predict([float(v) for v in x[i]])["output"]
-        labels[i] = ckpt.decide(out_i if ckpt.task == "multiclass" else [out_i])
+        row = ckpt.prepare([float(v) for v in x[i]])
+        labels[i] = ckpt.task.decide(ckpt.model.forward_floats([row])[0])
     return labels
 
 
@@ -318,16 +299,64 @@ class BoundaryData:
     ys: np.ndarray  # (ny,)
     labels: np.ndarray | None  # (ny, nx) class index; None for regression
     output: np.ndarray  # (ny, nx) raw output (binary, regression) or top probability
-    points: np.ndarray  # (n, 2) training inputs, raw
+    points: np.ndarray  # (n, 2) inputs, raw (as in the data, before any normalisation)
     point_labels: np.ndarray | None  # (n,) class index, or target for regression
     classes: list[str]
     features: list[str]
     scores: np.ndarray | None = None  # (ny, nx, classes) raw outputs, multi-class only
+    accuracy: float | None = None  # classifiers: the share of the points labelled right
+    rmse: float | None = None  # regression: root mean squared error on the points
+    rows: str = ""  # which rows the points are, e.g. "all 100 rows", "20 val rows"
+
+    @property
+    def regression(self) -> bool:
+        return self.labels is None
 
     def grid_points(self) -> np.ndarray:
         """Every grid point as a row, in the order of labels.ravel()."""
         gx, gy = np.meshgrid(self.xs, self.ys)
         return np.column_stack([gx.ravel(), gy.ravel()])
+
+    def score_text(self) -> str:
+        """'accuracy 97% on all 100 rows' (or the RMSE), '' without labelled points."""
+        on = f" on {self.rows}" if self.rows else ""
+        if self.accuracy is not None:
+            return f"accuracy {100 * self.accuracy:.0f}%{on}"
+        if self.rmse is not None:
+            return f"RMSE {readable(self.rmse)}{on}"
+        return ""
+
+
+def readable(v: float, digits: int = 4) -> str:
+    """A number for a person: 4 significant digits, 1e12 rather than 1000000000000."""
+    v = float(v)
+    if not math.isfinite(v):
+        return str(v)
+    if v == 0 or 1e-4 <= abs(v) < 1e6:
+        return f"{v:.{digits}g}"
+    mantissa, exponent = f"{v:.{digits - 1}e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+
+
+def _label_text(label: Any) -> str:
+    if isinstance(label, (int, float)) and not isinstance(label, bool):
+        return readable(label) if abs(label) >= 1e6 else format_label(label)
+    return format_label(label)
+
+
+def boundary_score(ckpt: Checkpoint, points: np.ndarray, point_labels: np.ndarray | None):
+    """(accuracy, rmse) of the model on the points, each None where it does not apply.
+
+    Accuracy counts the labels `mg predict` would give (grid_labels); RMSE is the
+    regression output's error against the targets.
+    """
+    if point_labels is None or not len(points):
+        return None, None
+    if not ckpt.task.classifier:
+        err = grid_forward(ckpt, points)[:, 0] - np.asarray(point_labels, float)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return None, float(np.sqrt(np.mean(err * err)))
+    return float((grid_labels(ckpt, points) == point_labels).mean()), None
 
 
 def boundary_data(
@@ -336,8 +365,14 @@ def boundary_data(
     point_labels: Any = None,
     resolution: int = 200,
     margin: float = 0.1,
+    rows: str = "",
 ) -> BoundaryData:
-    """Predict over a resolution x resolution grid covering the points with a margin."""
+    """Predict over a resolution x resolution grid covering the points with a margin.
+
+    Points and grid are raw inputs: the checkpoint's normalisation is applied inside
+    grid_forward, so the axes read in the data's own units. `rows` says which rows the
+    points are, for the title's accuracy.
+    """
     if ckpt.nin != 2:
         raise InputError(
             f"decision boundaries are drawn for models with 2 inputs; this one takes {ckpt.nin}"
@@ -346,7 +381,7 @@ def boundary_data(
     if pts.size == 0:
         raise InputError("no data points to cover with the grid; give --data CONFIG_OR_CSV")
     lo, hi = pts.min(axis=0), pts.max(axis=0)
-    span = np.where(hi - lo > 0, hi - lo, 1.0)
+    span = np.where(hi - lo > 0, hi - lo, np.maximum(np.abs(hi), 1.0))
     lo, hi = lo - margin * span, hi + margin * span
     xs = np.linspace(lo[0], hi[0], resolution)
     ys = np.linspace(lo[1], hi[1], resolution)
@@ -354,21 +389,28 @@ def boundary_data(
     grid = np.column_stack([gx.ravel(), gy.ravel()])
     out = grid_forward(ckpt, grid)
     shape = (len(ys), len(xs))
-    if ckpt.task == "regression":
-        labels = None
-        value = out[:, 0].reshape(shape)
-    else:
-        labels = grid_labels(ckpt, grid, out).reshape(shape)
-        if ckpt.task == "multiclass":
-            e = np.exp(out - out.max(axis=1, keepdims=True))
-            value = (e.max(axis=1) / e.sum(axis=1)).reshape(shape)
-        else:
-            value = out[:, 0].reshape(shape)
-    classes = [format_label(c) for c in ckpt.class_list]
+    task = ckpt.task
+    labels = grid_labels(ckpt, grid, out).reshape(shape) if task.classifier else None
+    value = task.confidence_array(out).reshape(shape)
+    classes = [_label_text(c) for c in ckpt.class_list]
     features = ckpt.input_names  # the boundary is drawn for 2-input models only
     pl = None if point_labels is None else np.asarray(point_labels)
-    scores = out.reshape(*shape, -1) if ckpt.task == "multiclass" else None
-    return BoundaryData(xs, ys, labels, value, pts, pl, classes, [str(f) for f in features], scores)
+    if pl is not None and pl.shape != (len(pts),):
+        raise InputError(f"{len(pts)} points but {pl.size} labels")
+    scores = out.reshape(*shape, -1) if task.n_outputs > 1 else None
+    accuracy, rmse = boundary_score(ckpt, pts, pl)
+    return BoundaryData(
+        xs, ys, labels, value, pts, pl, classes, [str(f) for f in features], scores,
+        accuracy, rmse, rows,
+    )  # fmt: skip
+
+
+def boundary_title(data: BoundaryData, run: str = "") -> str:
+    """'Decision boundary — moons (accuracy 100% on all 100 rows)'; regression says so."""
+    kind = "Regression surface" if data.regression else "Decision boundary"
+    head = f"{kind} — {run}" if run else kind
+    score = data.score_text()
+    return f"{head} ({score})" if score else head
 
 
 def _lighten(colour: str, amount: float) -> tuple[float, float, float]:
@@ -376,29 +418,37 @@ def _lighten(colour: str, amount: float) -> tuple[float, float, float]:
     return (1 - amount * (1 - r), 1 - amount * (1 - g), 1 - amount * (1 - b))
 
 
-def boundary_figure(data: BoundaryData, title: str | None = None, threshold: float = 0.0) -> Figure:
-    """Decision regions as a light image, the boundary as a line, the points on top."""
-    fig = _figure(6.0, 5.0)
-    ax = _axes(fig)
+def _output_norm(data: BoundaryData) -> Normalize:
+    """One colour scale for a regression surface and its targets, so a dot's colour
+    against the surface behind it shows the error."""
+    values = [data.output[np.isfinite(data.output)]]
+    if data.point_labels is not None:
+        values.append(np.asarray(data.point_labels, float))
+    v = np.concatenate(values)
+    v = v[np.isfinite(v)]
+    lo, hi = (float(v.min()), float(v.max())) if v.size else (0.0, 1.0)
+    return Normalize(lo, hi if hi > lo else lo + 1.0)
+
+
+def _class_colours(data: BoundaryData) -> list[str]:
+    k = max(len(data.classes), int(data.labels.max()) + 1)
+    return [PALETTE[i % len(PALETTE)] for i in range(k)]
+
+
+def _draw_boundary(ax, data: BoundaryData, threshold: float, norm: Normalize | None) -> None:
+    """Everything inside the axes (regions or surface, the boundary, the points), drawn the
+    same way for every frame of a movie."""
     ax.grid(False)
     extent = (data.xs[0], data.xs[-1], data.ys[0], data.ys[-1])
-    legend = []
-    if data.labels is None:  # regression: the output as a heat map
-        im = ax.imshow(
-            data.output,
-            origin="lower",
-            extent=extent,
-            aspect="auto",
-            cmap="viridis",
-            interpolation="bilinear",
-        )
-        cb = fig.colorbar(im, ax=ax)
-        cb.set_label("model output")
-        if data.points.size:
-            ax.scatter(data.points[:, 0], data.points[:, 1], c=data.point_labels if data.point_labels is not None else "white", cmap="viridis", norm=im.norm, edgecolors="white", linewidths=0.6, s=26, zorder=3)  # fmt: skip
+    if data.regression:  # the output as a heat map, the points coloured by their targets
+        ax.imshow(data.output, origin="lower", extent=extent, aspect="auto", cmap=SURFACE, norm=norm, interpolation="bilinear")  # fmt: skip
+        if data.points.size and data.point_labels is not None:
+            ax.scatter(data.points[:, 0], data.points[:, 1], c=np.asarray(data.point_labels, float), cmap=SURFACE, norm=norm, edgecolors="white", linewidths=0.8, s=30, zorder=3)  # fmt: skip
+        elif data.points.size:
+            ax.scatter(data.points[:, 0], data.points[:, 1], color="#444444", s=14, zorder=3)
     else:
-        k = max(len(data.classes), int(data.labels.max()) + 1)
-        colours = [PALETTE[i % len(PALETTE)] for i in range(k)]
+        colours = _class_colours(data)
+        k = len(colours)
         cmap = ListedColormap([_lighten(c, 0.28) for c in colours])
         ax.imshow(data.labels, origin="lower", extent=extent, aspect="auto", cmap=cmap, vmin=-0.5, vmax=k - 0.5, interpolation="nearest")  # fmt: skip
         # the boundary itself, as a smooth line through the raw outputs
@@ -414,27 +464,285 @@ def boundary_figure(data: BoundaryData, title: str | None = None, threshold: flo
                 if margin.min() < 0 < margin.max():
                     ax.contour(gx, gy, margin, levels=[0.0], colors="#333333", linewidths=1.0)
         for i in range(k):
-            name = data.classes[i] if i < len(data.classes) else str(i)
             if data.point_labels is not None and data.points.size:
                 mask = data.point_labels == i
                 ax.scatter(data.points[mask, 0], data.points[mask, 1], color=colours[i], edgecolors="white", linewidths=0.7, s=30, zorder=3)  # fmt: skip
-            legend.append(Line2D([], [], marker="o", linestyle="", markersize=7, markerfacecolor=colours[i], markeredgecolor="white", label=f"class {name}"))  # fmt: skip
         if data.point_labels is None and data.points.size:
             ax.scatter(data.points[:, 0], data.points[:, 1], color="#444444", s=14, zorder=3)
-        ax.legend(
-            handles=legend,
-            loc="upper center",
-            bbox_to_anchor=(0.5, -0.11),
-            ncols=min(k, 5),
-            frameon=False,
-            title="region predicted / data point",
-        )
     ax.set_xlim(extent[0], extent[1])
     ax.set_ylim(extent[2], extent[3])
     ax.set_xlabel(data.features[0])
     ax.set_ylabel(data.features[1])
-    ax.set_title(title or "Decision boundary")
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_formatter(_readable_ticks())
+
+
+def _decorate(fig: Figure, ax, data: BoundaryData, norm: Normalize | None) -> None:
+    """What stays the same from frame to frame: the colour bar or the class legend, placed
+    outside the axes by the layout."""
+    if norm is not None:
+        cb = fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=SURFACE), ax=ax)
+        cb.set_label("model output (surface) / target (points)")
+        cb.formatter = _readable_ticks()
+        cb.update_ticks()
+        return
+    colours = _class_colours(data)
+    names = [data.classes[i] if i < len(data.classes) else str(i) for i in range(len(colours))]
+    handles = [
+        Line2D(
+            [],
+            [],
+            marker="o",
+            linestyle="",
+            markersize=7,
+            markerfacecolor=c,
+            markeredgecolor="white",
+            label=f"class {name}",
+        )  # fmt: skip
+        for c, name in zip(colours, names, strict=True)
+    ]
+    fig.legend(
+        handles=handles,
+        loc="outside lower center",
+        ncols=min(len(handles), 5),
+        frameon=False,
+        title="region predicted / data point",
+    )
+
+
+def _readable_ticks() -> matplotlib.ticker.Formatter:
+    f = matplotlib.ticker.ScalarFormatter(useMathText=True)
+    f.set_powerlimits((-4, 5))  # 1e12 as "×10¹²" beside the axis, never 1000000000000
+    return f
+
+
+def boundary_figure(data: BoundaryData, title: str | None = None, threshold: float = 0.0) -> Figure:
+    """Decision regions as a light image, the boundary as a line, the points on top; for a
+    regression model its output surface, the points coloured by their targets."""
+    fig = _figure(6.0, 5.0)
+    ax = _axes(fig)
+    norm = _output_norm(data) if data.regression else None
+    with matplotlib.rc_context(STYLE):
+        _draw_boundary(ax, data, threshold, norm)
+        _decorate(fig, ax, data, norm)
+        ax.set_title(title or boundary_title(data))
     return fig
+
+
+# -- training as a movie -----------------------------------------------------------------
+ANIMATIONS = {".gif": "gif", ".html": "html"}
+
+
+def animation_format(path: str | Path, fmt: str | None = None) -> str:
+    """'gif' or 'html' from --format or the extension of --animate's file."""
+    if fmt is not None:
+        f = fmt.lower().lstrip(".")
+        if f not in ANIMATIONS.values():
+            raise InputError(f"unknown format {fmt!r} for --animate; use gif or html")
+        return f
+    if str(path) == "-":
+        return "html"
+    suffix = Path(str(path)).suffix.lower()
+    if suffix not in ANIMATIONS:
+        shown = f"extension {suffix!r}" if suffix else "no extension"
+        raise InputError(f"{path}: {shown}; --animate writes a .gif or an .html file")
+    return ANIMATIONS[suffix]
+
+
+@dataclass
+class BoundaryFrame:
+    """One frame of a movie: the boundary of the weights after `epoch` epochs."""
+
+    epoch: int
+    loss: float | None
+    data: BoundaryData
+
+
+def boundary_frames(
+    ckpt: Checkpoint,
+    snapshots: list,
+    points: Any,
+    point_labels: Any = None,
+    resolution: int = 200,
+    rows: str = "",
+) -> list[BoundaryFrame]:
+    """The boundary of every snapshot (snapshots.Snapshot), over one grid and one set of
+    points: only the weights change from frame to frame."""
+    frames = []
+    for snap in snapshots:
+        try:
+            model = MLP.from_state_dict(snap.model)
+        except (KeyError, TypeError, ValueError) as e:
+            raise InputError(f"snapshot of epoch {snap.epoch}: malformed weights ({e})") from None
+        if (model.nin, model.nouts[-1]) != (ckpt.nin, ckpt.model.nouts[-1]):
+            raise InputError(
+                f"snapshot of epoch {snap.epoch}: a {model.nin}-input, {model.nouts[-1]}-output "
+                f"model, not the run's {ckpt.nin} -> {ckpt.model.nouts[-1]}; is snapshots.jsonl "
+                "from another run?"
+            )
+        data = boundary_data(replace(ckpt, model=model), points, point_labels, resolution, rows=rows)  # fmt: skip
+        frames.append(BoundaryFrame(snap.epoch, snap.loss, data))
+    if not frames:
+        raise InputError("no snapshots to animate")
+    return frames
+
+
+def _frame_text(frame: BoundaryFrame, last: int) -> str:
+    """'epoch 25 of 100 · loss 0.0684 · accuracy 98% on all 100 rows'."""
+    loss = "loss —" if frame.loss is None else f"loss {readable(frame.loss, 3)}"
+    score = frame.data.score_text()
+    return f"epoch {frame.epoch} of {last} · {loss}" + (f" · {score}" if score else "")
+
+
+ANIMATION_DPI = 100  # 600 x 500 px frames: README size, and a GIF of a few hundred kB
+
+
+def _movie(frames: list[BoundaryFrame], head: str, threshold: float):
+    """(figure, draw(i)): one figure whose layout is fixed by the first frame, so every
+    frame has the same axes, colours and size."""
+    fig = _figure(6.4, 5.6)
+    ax = _axes(fig)
+    last = frames[-1].epoch
+    # one colour scale for every frame: the trained model's
+    norm = _output_norm(frames[-1].data) if frames[-1].data.regression else None
+
+    def draw(i: int) -> None:
+        with matplotlib.rc_context(STYLE):
+            ax.cla()
+            _draw_boundary(ax, frames[i].data, threshold, norm)
+            ax.set_title(f"{head}\n{_frame_text(frames[i], last)}")
+
+    draw(0)
+    with matplotlib.rc_context(STYLE):
+        _decorate(fig, ax, frames[-1].data, norm)
+        fig.get_layout_engine().set(w_pad=0.08, h_pad=0.08)  # inches: a little air
+        fig.draw_without_rendering()  # lays the figure out once ...
+    fig.set_layout_engine("none")  # ... and keeps that layout for every frame
+    return fig, draw
+
+
+def animation_bytes(
+    frames: list[BoundaryFrame], fmt: str, head: str, threshold: float = 0.0, fps: float = 5.0
+) -> bytes:
+    """The movie as a GIF (matplotlib's Pillow writer) or as a self-contained HTML page."""
+    from matplotlib.animation import PillowWriter
+
+    fig, draw = _movie(frames, head, threshold)
+    with matplotlib.rc_context(STYLE), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if fmt == "gif":
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "movie.gif"
+                writer = PillowWriter(fps=fps)
+                with writer.saving(fig, str(path), ANIMATION_DPI):
+                    for i in range(len(frames)):
+                        draw(i)
+                        writer.grab_frame()
+                return path.read_bytes()
+        pngs = []
+        for i in range(len(frames)):
+            draw(i)
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=ANIMATION_DPI, metadata={"Software": None})
+            pngs.append(buf.getvalue())
+    size = fig.get_size_inches() * ANIMATION_DPI
+    return _html_movie(frames, pngs, head, int(round(size[0])), int(round(size[1])), fps)
+
+
+def _html_movie(frames, pngs, head: str, width: int, height: int, fps: float) -> bytes:
+    """One HTML file, no network: the PNG frames inline, a slider, play/pause, arrow keys."""
+    import base64
+    import html
+
+    last = frames[-1].epoch
+    info = [
+        {
+            "src": "data:image/png;base64," + base64.b64encode(png).decode("ascii"),
+            "label": _frame_text(f, last),
+        }
+        for f, png in zip(frames, pngs, strict=True)
+    ]
+    data = json.dumps(info).replace("</", "<\\/")
+    page = _HTML.format(
+        title=html.escape(head),
+        width=width,
+        height=height,
+        last=len(frames) - 1,
+        first=info[0]["src"],
+        label=html.escape(info[0]["label"]),
+        delay=max(20, round(1000 / fps)),
+        data=data,
+    )
+    return page.encode("utf-8")
+
+
+_HTML = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+body {{ font: 15px system-ui, sans-serif; margin: 1.5em; color: #222; }}
+.movie {{ display: inline-block; }}
+.movie img {{ display: block; max-width: 100%; height: auto; }}
+.controls {{ display: flex; align-items: center; gap: 0.8em; margin-top: 0.5em; }}
+.controls input {{ flex: 1; }}
+button {{ font: inherit; min-width: 5.5em; }}
+output {{ font-variant-numeric: tabular-nums; }}
+</style>
+</head>
+<body>
+<div class="movie">
+<img id="frame" src="{first}" width="{width}" height="{height}" alt="{title}">
+<div class="controls">
+<button id="play" type="button">&#9654; play</button>
+<input id="slider" type="range" min="0" max="{last}" value="0" step="1" aria-label="frame">
+</div>
+<p><output id="label" for="slider">{label}</output></p>
+<p><small>Arrow keys step through the frames; space plays and pauses.</small></p>
+</div>
+<script id="frames" type="application/json">{data}</script>
+<script>
+(function () {{
+  "use strict";
+  var frames = JSON.parse(document.getElementById("frames").textContent);
+  var img = document.getElementById("frame"), slider = document.getElementById("slider");
+  var label = document.getElementById("label"), play = document.getElementById("play");
+  var timer = null;
+  function show(i) {{
+    i = Math.max(0, Math.min(frames.length - 1, i));
+    slider.value = i;
+    img.src = frames[i].src;
+    label.textContent = frames[i].label;
+  }}
+  function stop() {{
+    if (timer !== null) {{ clearInterval(timer); timer = null; }}
+    play.innerHTML = "&#9654; play";
+  }}
+  function start() {{
+    if (+slider.value >= frames.length - 1) show(0);
+    timer = setInterval(function () {{
+      var next = +slider.value + 1;
+      show(next);
+      if (next >= frames.length - 1) stop();
+    }}, {delay});
+    play.innerHTML = "&#10074;&#10074; pause";
+  }}
+  play.addEventListener("click", function () {{ timer === null ? start() : stop(); }});
+  slider.addEventListener("input", function () {{ stop(); show(+slider.value); }});
+  document.addEventListener("keydown", function (e) {{
+    if (e.key === "ArrowRight") {{ stop(); show(+slider.value + 1); e.preventDefault(); }}
+    else if (e.key === "ArrowLeft") {{ stop(); show(+slider.value - 1); e.preventDefault(); }}
+    else if (e.key === " ") {{ timer === null ? start() : stop(); e.preventDefault(); }}
+  }});
+}})();
+</script>
+</body>
+</html>
+"""
 
 
 # -- a function and its derivative -------------------------------------------------------

@@ -29,7 +29,7 @@ from typing import Any
 from microgradcli.checkpoint import Checkpoint, load_checkpoint
 from microgradcli.config import Config, config_dict, dump_config
 from microgradcli.data import Dataset, load_dataset
-from microgradcli.engine import Value, lsum
+from microgradcli.engine import lsum
 from microgradcli.errors import InputError, JobFailed, MathDomainError, plural
 from microgradcli.fileio import write_atomic
 from microgradcli.limits import check_size
@@ -37,6 +37,8 @@ from microgradcli.losses import l2_penalty, sample_loss, total
 from microgradcli.nn import MLP
 from microgradcli.optim import learning_rate, make_optimizer
 from microgradcli.snapshots import SNAPSHOTS, SnapshotWriter
+from microgradcli.tasks import Task
+from microgradcli.tensor_mlp import forward_rows
 
 __all__ = [
     "RUN_FILES",
@@ -111,37 +113,14 @@ def _prepare_run_dir(run_dir: Path, force: bool) -> None:
         (run_dir / e).unlink()
 
 
-def _correct(outs: Sequence[float], t, task: str, threshold: float) -> bool:
-    if task == "multiclass":
-        return max(range(len(outs)), key=outs.__getitem__) == t
-    return (outs[0] > threshold) == (t == 1.0)
-
-
 def evaluate(
-    model: MLP,
-    inputs: Sequence[Sequence[float]],
-    targets: Sequence,
-    loss: str,
-    task: str,
-    threshold: float = 0.0,
-    reduction: str = "mean",
+    model: MLP, inputs: Sequence, targets: Sequence, task: Task, loss: str, reduction: str = "mean"
 ) -> tuple[float, float | None]:
     """(loss, accuracy) of a model on prepared inputs and encoded targets; accuracy is
     None for regression. The loss is the data loss, without the L2 penalty."""
-    outs = model.forward_floats(inputs)
-    per = [
-        sample_loss(loss, [Value(o) for o in out], t).data
-        for out, t in zip(outs, targets, strict=True)
-    ]
-    value = math.fsum(per)
-    if reduction == "mean":
-        value /= len(per)
-    if task == "regression":
-        return value, None
-    right = sum(
-        _correct(o, t, task, threshold) for o, t in zip(outs, targets, strict=True)
-    )  # integer sum
-    return value, right / len(outs)
+    # the tensor engine's forward: the same numbers as model.forward_floats, by batch
+    m = task.metrics(forward_rows(model, inputs).tolist(), targets, loss, reduction)
+    return m["loss"], m["accuracy"]
 
 
 def build_model(config: Config, ds: Dataset) -> MLP:
@@ -322,6 +301,8 @@ def train(
     gc.disable()
     try:
         return run.loop(on_start, on_epoch, should_stop, on_step)
+    except KeyboardInterrupt:  # a second Ctrl-C between steps (a step rolls back itself)
+        return run.stop_now()
     finally:
         run.log.close()
         run.snapshots.close()
@@ -337,16 +318,26 @@ class _Run:
         self.config, self.tc, self.ds, self.run_dir = config, tc, ds, run_dir
         self.model = build_model(config, ds)
         self.params = self.model.parameters()
-        self.opt = make_optimizer(tc.optimizer, self.params, tc.momentum, tc.beta2, tc.eps)
+        self.opt = make_optimizer(tc, self.params)
         self.x_train, self.t_train = ds.inputs(ds.train_index), ds.target_list(ds.train_index)
         self.x_val, self.t_val = ds.inputs(ds.val_index), ds.target_list(ds.val_index)
         self.monitor = "val_loss" if self.x_val else "loss"
+        self.net = None  # the tensor engine's view of the model's weights
+        if tc.engine == "tensor":
+            import numpy as np
+
+            from microgradcli.tensor_mlp import TensorMLP
+
+            self.net = TensorMLP(self.model)
+            self.x_array = np.array(self.x_train, dtype=np.float64).reshape(-1, ds.n_features)
+            self.t_array = np.array(self.t_train)
         self.start = 0  # epochs done before this invocation
         self.kept: list[dict] = []  # their log records
         self.best: dict | None = None  # {"epoch", "value"} of the monitored loss
         self.stale = 0  # epochs since it last improved
         self.best_state = None  # (weights, optimizer state, epoch) when patience is on
         self.history: list[dict] = []
+        self.t0 = time.perf_counter()  # when this invocation's epochs began
         self.log: _Log
         self.snapshots: SnapshotWriter
 
@@ -357,6 +348,8 @@ class _Run:
             self.opt.load_state_dict(ckpt.optimizer)
         except (KeyError, TypeError, ValueError) as e:
             raise InputError(f"{path}: cannot resume from this checkpoint ({e})") from None
+        if self.net is not None:
+            self.net.pull()
         self.start = ckpt.epoch
         self.kept = _read_log(self.run_dir / "log.jsonl", ckpt.epoch)
         self.best = ckpt.extra.get("best")
@@ -377,8 +370,6 @@ class _Run:
             model=model,
             task=self.ds.task,
             config=config_dict(portable(self.config, self.run_dir)),
-            classes=self.ds.classes,
-            threshold=self.ds.threshold,
             normalize=self.ds.normalize,
             features=self.ds.features,
             epoch=epoch,
@@ -396,24 +387,20 @@ class _Run:
         best = self.best
         tc, ds = self.tc, self.ds
         kept = {"loss": None, "accuracy": None, "val_loss": None, "val_accuracy": None}
-        if ck.epoch > 0:
+        if stopped == "diverged":  # its last good weights may overflow: the log's numbers
+            rec = next((r for r in self.history if r.get("epoch") == ck.epoch), {})
+            kept = {k: rec.get(k) for k in kept}
+        elif ck.epoch > 0:
             for prefix, xs, ts in (
                 ("", self.x_train, self.t_train),
                 ("val_", self.x_val, self.t_val),
             ):
-                if not xs:
-                    continue
-                try:
-                    loss, acc = evaluate(
-                        ck.model, xs, ts, tc.loss, ds.task, ds.threshold, tc.reduction
-                    )
-                except (MathDomainError, OverflowError, ZeroDivisionError):
-                    continue  # a diverged run's last good weights may overflow
-                if math.isfinite(loss):
+                if xs:
+                    loss, acc = evaluate(ck.model, xs, ts, ds.task, tc.loss, tc.reduction)
                     kept[f"{prefix}loss"], kept[f"{prefix}accuracy"] = loss, acc
         s = {
             "name": self.config.name,
-            "task": self.ds.task,
+            "task": self.ds.task.name,
             "stopped": stopped,
             "reason": reason,
             "epochs": last.get("epoch", self.start),
@@ -446,9 +433,36 @@ class _Run:
         random.Random(f"mg-batches-{self.config.seed}-{epoch}").shuffle(order)
         return [order[i : i + bs] for i in range(0, n, bs)]
 
+    def tensor_step(self, batch: list[int] | None, lr: float) -> tuple[float, int]:
+        """step() on the tensor engine: the same numbers (train.exact) from arrays."""
+        from microgradcli import tensor
+        from microgradcli.tensor_mlp import train_step
+
+        tc, ds = self.tc, self.ds
+        x, t = (
+            (self.x_array, self.t_array)
+            if batch is None
+            else (
+                self.x_array[batch],
+                self.t_array[batch],
+            )
+        )
+        with tensor.exact(tc.exact):
+            return train_step(
+                self.net,
+                x,
+                t,
+                loss=tc.loss,
+                reduction=tc.reduction,
+                l2=tc.l2,
+                optimizer=self.opt,
+                lr=lr,
+                task=ds.task,
+            )
+
     def step(self, xs, ts, lr: float) -> tuple[float, int]:
         """Forward, loss, one backward, one update; (summed data loss, correct count)."""
-        tc, task, threshold, params = self.tc, self.ds.task, self.ds.threshold, self.params
+        tc, task, params = self.tc, self.ds.task, self.params
         for p in params:
             p.grad = 0.0
         losses = []
@@ -457,10 +471,7 @@ class _Run:
         for x, t in zip(xs, ts, strict=True):
             outs = model(x)
             losses.append(sample_loss(loss_name, outs, t))
-            if task == "binary":
-                right += (outs[0].data > threshold) == (t == 1.0)
-            elif task == "multiclass":
-                right += _correct([o.data for o in outs], t, task, threshold)
+            right += task.correct([o.data for o in outs], t)
         data_loss = total(losses, tc.reduction)
         obj = data_loss + l2_penalty(params, tc.l2) if tc.l2 else data_loss
         if obj.data - obj.data != 0.0:
@@ -471,6 +482,21 @@ class _Run:
         if s - s != 0.0:
             raise MathDomainError("a weight became infinite or NaN after the update")
         return data_loss.data * (len(xs) if tc.reduction == "mean" else 1.0), right
+
+    def stop_now(self) -> TrainResult:
+        """Stop at once between steps: save the last whole epoch, the one logged last."""
+        epoch = self.history[-1]["epoch"] if self.history else self.start
+        ck = self.save(epoch)
+        wall = time.perf_counter() - self.t0
+        why = f"interrupted after epoch {epoch} of {self.tc.epochs}"
+        s = self.summarize("interrupted", why, ck, wall)
+        return TrainResult(
+            run_dir=self.run_dir,
+            stopped="interrupted",
+            summary=s,
+            history=self.history,
+            checkpoint=ck,
+        )
 
     # -- the loop ----------------------------------------------------------------------------------
     def loop(self, on_start, on_epoch, should_stop, on_step=None) -> TrainResult:
@@ -486,34 +512,35 @@ class _Run:
                     "start_epoch": self.start,
                     "epochs": epochs,
                     "run_dir": str(self.run_dir),
-                    "task": ds.task,
+                    "task": ds.task.name,
                     "parameters": len(self.params),
                     "samples": {"train": n, "val": len(self.x_val)},
                 }
             )
         if self.start == 0 and self.snapshots.every:  # the movie's first frame: the start
             loss0, acc0 = evaluate(
-                self.model, self.x_train, self.t_train, tc.loss, ds.task, ds.threshold, tc.reduction
+                self.model, self.x_train, self.t_train, ds.task, tc.loss, tc.reduction
             )
             self.snapshots.write(0, {"loss": loss0, "accuracy": acc0}, self.model)
-        t0 = time.perf_counter()
+        t0 = self.t0 = time.perf_counter()
         stopped, reason = "completed", f"trained all {plural(epochs, 'epoch')}"
         epoch = self.start
         while epoch < epochs:
-            lr = learning_rate(tc.schedule, epoch, epochs, tc.lr, tc.lr_end, tc.step_size, tc.gamma)
+            lr = learning_rate(tc, epoch)
             snapshot = ([p.data for p in self.params], self.opt.state_dict())
             batches = self.batches(epoch)
             loss_sum, right = 0.0, 0
             interrupted, failure = False, None
-            val_loss = val_acc = None
             try:
                 for b, batch in enumerate(batches):
-                    if batch is None:
-                        xs, ts = self.x_train, self.t_train
+                    if self.net is not None:
+                        batch_loss, batch_right = self.tensor_step(batch, lr)
+                    elif batch is None:
+                        batch_loss, batch_right = self.step(self.x_train, self.t_train, lr)
                     else:
                         xs = [self.x_train[i] for i in batch]
                         ts = [self.t_train[i] for i in batch]
-                    batch_loss, batch_right = self.step(xs, ts, lr)
+                        batch_loss, batch_right = self.step(xs, ts, lr)
                     loss_sum += batch_loss
                     right += batch_right
                     if on_step is not None:
@@ -523,27 +550,30 @@ class _Run:
                         interrupted = b < len(batches) - 1
                         stopped = "interrupted"
                         break
-                if not interrupted and self.x_val:
-                    val_loss, val_acc = evaluate(
-                        self.model,
-                        self.x_val,
-                        self.t_val,
-                        tc.loss,
-                        ds.task,
-                        ds.threshold,
-                        tc.reduction,
-                    )
-                    if not math.isfinite(val_loss):
-                        failure = f"the validation loss became {val_loss}"
             except KeyboardInterrupt:  # a second Ctrl-C: stop now, back to the last whole epoch
                 interrupted, stopped = True, "interrupted"
             except (MathDomainError, OverflowError, ZeroDivisionError) as e:
                 failure = str(e)
+            if self.net is not None:
+                self.net.push()  # the MLP's Values hold the weights between epochs
+            val_loss = val_acc = None
+            if failure is None and not interrupted and self.x_val:
+                try:
+                    val_loss, val_acc = evaluate(
+                        self.model, self.x_val, self.t_val, ds.task, tc.loss, tc.reduction
+                    )
+                except KeyboardInterrupt:  # a second Ctrl-C: stop now, back to the last epoch
+                    interrupted, stopped = True, "interrupted"
+                else:
+                    if not math.isfinite(val_loss):
+                        failure = f"the validation loss became {val_loss}"
             if interrupted or failure is not None:
                 # Back to the end of the last whole epoch: a checkpoint never holds half of one.
                 for p, v in zip(self.params, snapshot[0], strict=True):
                     p.data = v
                 self.opt.load_state_dict(snapshot[1])
+                if self.net is not None:
+                    self.net.pull()
             if failure is not None:
                 ck = self.save(epoch)
                 wall = time.perf_counter() - t0
@@ -561,7 +591,7 @@ class _Run:
             record = {
                 "epoch": epoch,
                 "loss": train_loss,
-                "accuracy": right / n if ds.task != "regression" else None,
+                "accuracy": right / n if ds.task.classifier else None,
                 "val_loss": val_loss,
                 "val_accuracy": val_acc,
                 "lr": lr,

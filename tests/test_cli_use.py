@@ -374,3 +374,61 @@ def test_plot_boundary_and_loss_of_a_run(trained):
     r = mg("plot", "loss", str(trained / "run"), "-o", str(out))
     assert r.exit_code == 0, r.output
     assert ET.parse(out).getroot().tag.endswith("svg")
+
+
+def test_multiclass_predict_json_maps_class_names_to_probabilities(models):
+    r = mg("predict", path(models, "multi.json"), "-", "--json", input="[0.5, -0.2]\n")
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.stdout)
+    assert list(res["probabilities"]) == ["red", "green", "blue"]
+    assert max(res["probabilities"], key=res["probabilities"].get) == res["label"]
+
+
+def test_eval_defaults_to_the_models_own_data_and_reports_the_split(trained):
+    """issue 10 item 13: no --data needed; "split" is its own key."""
+    model, cfg = str(trained / "run" / "model.json"), str(trained / "moons.yaml")
+    for split in ("all", "val"):
+        own = json.loads(mg("eval", model, "--split", split, "--json").stdout)
+        given = json.loads(mg("eval", model, "--data", cfg, "--split", split, "--json").stdout)
+        assert own["split"] == given["split"] == split
+        assert "[" not in own["data"] and given["data"] == cfg
+        assert {k: v for k, v in own.items() if k != "data"} == {
+            k: v for k, v in given.items() if k != "data"
+        }
+    r = mg("eval", model, "--split", "val")
+    assert r.exit_code == 0 and "training data (moons) [val] (10 rows)" in r.stdout
+
+
+def test_eval_without_data_needs_a_model_with_a_config(models):
+    line = one_error_line(mg("eval", path(models, "multi.json")))
+    assert "holds no config to find its training data; give --data" in line
+
+
+@pytest.mark.parametrize(
+    "args, data, offset",
+    [
+        (["predict", "MODEL", "-"], b"1,2\n\xff\n", 4),
+        (["predict", "MODEL", "-"], b"\xff\n", 0),
+        (["plot", "loss", "-", "-o", "OUT.svg"], b"\xff\n", 0),
+        (["eval", "MODEL", "--data", "-"], b"name: a\xff\n", 7),
+        (["train", "-", "--out", "OUT"], b"\xff\n", 0),
+        (["grad", "-", "--at", "x=1"], b"x\xff\n", 1),
+    ],
+)
+def test_stdin_that_is_not_utf8_is_one_clean_error(models, tmp_path, args, data, offset):
+    """printf '\\xff\\n' | mg predict MODEL - (and plot loss -, ...): one error naming stdin
+    and the byte offset, never an internal error."""
+    args = [path(models, "binary.json") if a == "MODEL" else a for a in args]
+    args = [str(tmp_path / a.lower()) if a.startswith("OUT") else a for a in args]
+    p = subprocess.run(
+        [sys.executable, "-m", "microgradcli", *args],
+        input=data,
+        capture_output=True,
+        timeout=60,
+        env={**os.environ, "MG_DEBUG": ""},
+    )
+    assert p.returncode == 2, p.stderr
+    err = p.stderr.decode()
+    assert err.startswith("error: <stdin>: cannot read the ") and err.count("\n") == 1, err
+    assert f"it is not UTF-8 text (byte 0xff at offset {offset})" in err
+    assert p.stdout == b"" or offset == 4  # predict answers the rows before the bad one

@@ -117,7 +117,10 @@ def test_stdin_config_resolves_against_the_current_folder(tmp_path, monkeypatch)
 def test_stdin_config_that_is_not_utf8(monkeypatch):
     raw = io.TextIOWrapper(io.BytesIO(b"name: a\xff\n"), encoding="utf-8", errors="surrogateescape")
     monkeypatch.setattr(sys, "stdin", raw)
-    with pytest.raises(InputError, match="^<stdin>: cannot read the config: it is not UTF-8 text$"):
+    with pytest.raises(
+        InputError,
+        match=r"^<stdin>: cannot read the config file: it is not UTF-8 text \(byte 0xff at offset 7\)$",
+    ):
         load_config("-")
 
 

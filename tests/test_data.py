@@ -10,7 +10,6 @@ import pytest
 
 from microgradcli.config import config_from_dict
 from microgradcli.data import (
-    detect_task,
     generate,
     load_dataset,
     read_csv,
@@ -18,6 +17,7 @@ from microgradcli.data import (
     standardize,
 )
 from microgradcli.errors import InputError
+from microgradcli.tasks import detect
 
 
 def cfg(data: dict, loss: str = "hinge", seed: int = 1, **train):
@@ -26,18 +26,24 @@ def cfg(data: dict, loss: str = "hinge", seed: int = 1, **train):
 
 # -- generators -------------------------------------------------------------------------------
 @pytest.mark.parametrize(
-    "source, k, n",
-    [("moons", 2, 101), ("circles", 2, 60), ("xor", 2, 100), ("blobs", 4, 82), ("spiral", 3, 90)],
+    "source, k, n, settings",
+    [
+        ("moons", 2, 101, {}),
+        ("circles", 2, 60, {"factor": 0.5}),
+        ("xor", 2, 100, {}),
+        ("blobs", 4, 82, {"classes": 4}),
+        ("spiral", 3, 90, {"classes": 3}),
+    ],
 )
-def test_generators_shapes_balance_and_seeding(source, k, n):
-    x, y = generate(source, n, 0.1, seed=3, classes=k)
+def test_generators_shapes_balance_and_seeding(source, k, n, settings):
+    x, y = generate(source, n, 0.1, seed=3, **settings)
     assert len(x) == len(y) == n
     assert all(len(row) == 2 and all(math.isfinite(v) for v in row) for row in x)
     counts = Counter(y)
     assert sorted(counts) == list(range(k))
     assert max(counts.values()) - min(counts.values()) <= 1  # balanced to within one
-    assert generate(source, n, 0.1, seed=3, classes=k) == (x, y)  # same seed, same samples
-    assert generate(source, n, 0.1, seed=4, classes=k)[0] != x  # another seed, others
+    assert generate(source, n, 0.1, seed=3, **settings) == (x, y)  # same seed, same samples
+    assert generate(source, n, 0.1, seed=4, **settings)[0] != x  # another seed, others
     assert len(set(y[:10])) > 1  # shuffled, not sorted by class
 
 
@@ -61,7 +67,7 @@ def test_circles_radii_and_xor_quadrants():
 
 def test_generated_dataset_from_config():
     ds = load_dataset(cfg({"source": "spiral", "n_samples": 30, "classes": 5}, "cross_entropy"))
-    assert (ds.task, ds.classes, ds.n_outputs, ds.features) == (
+    assert (ds.task.name, ds.classes, ds.n_outputs, ds.features) == (
         "multiclass",
         [0, 1, 2, 3, 4],
         5,
@@ -80,7 +86,12 @@ def test_inline_dataset_keeps_rows_and_labels():
         cfg({"source": "inline", "x": [[2, 3, -1], [3, -1, 0.5]], "y": [1.0, -1.0]}, "mse")
     )
     assert ds.x == [[2.0, 3.0, -1.0], [3.0, -1.0, 0.5]]
-    assert (ds.task, ds.classes, ds.threshold, ds.targets) == ("binary", [-1, 1], 0.0, [1.0, -1.0])
+    assert (ds.task.name, ds.classes, ds.threshold, ds.targets) == (
+        "binary",
+        [-1, 1],
+        0.0,
+        [1.0, -1.0],
+    )
     assert ds.features == ["x1", "x2", "x3"] and ds.n_features == 3
     assert ds.train_index == [0, 1] and ds.val_index == []
 
@@ -127,7 +138,7 @@ def test_csv_relative_path_against_base_dir(tmp_path):
     csv_file(tmp_path, "u,v,label\n0.5,1,yes\n1.5,2,no\n")
     c = cfg({"source": "csv", "path": "t.csv"}, "bce")
     ds = load_dataset(c, tmp_path)
-    assert (ds.task, ds.classes, ds.targets) == ("binary", ["no", "yes"], [1.0, 0.0])
+    assert (ds.task.name, ds.classes, ds.targets) == ("binary", ["no", "yes"], [1.0, 0.0])
 
 
 @pytest.mark.parametrize(
@@ -191,7 +202,13 @@ def test_shipped_csv_example():
     ],
 )
 def test_task_detection_and_encoding(y, loss, task, classes, targets, threshold):
-    assert detect_task(y, loss) == (task, classes, targets, threshold)
+    found, encoded = detect(y, loss)
+    assert (found.name, found.classes, encoded, found.threshold) == (
+        task,
+        classes,
+        targets,
+        threshold,
+    )
 
 
 @pytest.mark.parametrize(
@@ -215,7 +232,7 @@ def test_task_detection_and_encoding(y, loss, task, classes, targets, threshold)
 )
 def test_task_errors(y, loss, message):
     with pytest.raises(InputError) as info:
-        detect_task(y, loss)
+        detect(y, loss)
     assert message in str(info.value)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import types
+from functools import partial
 
 import pytest
 import sympy
@@ -369,3 +370,71 @@ def test_tanh_and_sigmoid_do_not_overflow(x):
     s = Value(x).sigmoid()
     assert -1.0 <= t.data <= 1.0 and 0.0 <= s.data <= 1.0
     assert math.isfinite(t.local_grads[0]) and math.isfinite(s.local_grads[0])
+
+
+# -- one policy for numbers that are not finite (issue 10, item 11) -----------------------
+
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Value(NAN) + 1,
+        lambda: Value(NAN) * 2,
+        lambda: Value(NAN) / 2,
+        lambda: Value(NAN) ** 2,
+        lambda: Value(2.0) ** Value(NAN),
+        lambda: Value(INF) * 0,
+        *[
+            partial(lambda name, x: getattr(Value(x), name)(), name, x)
+            for name in ("exp", "log", "sqrt", "tanh", "sigmoid", "relu", "sin", "cos", "abs")
+            for x in (NAN, INF, -INF)
+        ],
+    ],
+)
+def test_a_non_finite_input_is_a_domain_error_not_an_overflow(make):
+    with pytest.raises(MathDomainError) as info:
+        make()
+    message = str(info.value)
+    assert not message.startswith("overflow") and "an input is" in message
+    assert "nan" in message or "inf" in message
+
+
+def test_relu_of_nan_follows_the_policy_instead_of_returning_0():
+    with pytest.raises(MathDomainError, match=r"relu\(nan\): an input is nan"):
+        Value(NAN).relu()
+    assert Value(-0.0).relu().data == 0.0 and Value(1e308).relu().data == 1e308
+
+
+def test_a_gradient_that_overflows_names_the_node():
+    x = Value(1e-200, label="x")
+    f = x.log() * 1e200 - x.log() * 1e200  # value 0, d/dx = 1e400 - 1e400
+    with pytest.raises(MathDomainError, match=r"^the gradient at x is nan: .* rescale"):
+        f.backward()
+    y = Value(1e-200, label="y")
+    with pytest.raises(MathDomainError, match=r"the gradient at y is infinite"):
+        (y.log() * 1e200).backward()
+
+
+def test_huge_finite_gradients_are_not_refused():
+    x, y = Value(1e-10), Value(1e-10)
+    (x * 1e308 + y * 1e308).backward()
+    assert x.grad == 1e308 and y.grad == 1e308
+
+
+def test_log_and_sqrt_of_subnormals_refuse_an_infinite_derivative():
+    with pytest.raises(MathDomainError, match="too close to 0"):
+        Value(5e-324).log()
+    assert Value(5e-324).sqrt().local_grads[0] == pytest.approx(0.5 / math.sqrt(5e-324))
+
+
+def test_division_has_its_own_local_derivatives():
+    a, b = Value(1e-300), Value(1e-160)
+    q = a / b  # as a * b**-1, b**-2 = 1e320 would overflow
+    q.backward()
+    assert q.op == "/" and q.children == (a, b)
+    assert q.data == pytest.approx(1e-140) and a.grad == pytest.approx(1e160)
+    assert b.grad == pytest.approx(-1e20)
+    r = 3.0 / Value(2.0)
+    assert r.op == "/" and r.data == 1.5

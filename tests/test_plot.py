@@ -172,8 +172,6 @@ def binary():
 
 def _predict_index(ckpt, row):
     res = ckpt.predict(row)
-    if ckpt.task == "multiclass":
-        return ckpt.classes.index(res["label"])
     return ckpt.classes.index(res["label"])
 
 
@@ -221,7 +219,8 @@ def test_multiclass_boundary_and_figure(tmp_path):
     fig = plot.boundary_figure(bd, "three classes")
     ax = fig.axes[0]
     assert ax.get_title() == "three classes"
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["class a", "class b", "class c"]
+    legend = fig.legends[0]  # below the axes, outside the data
+    assert [t.get_text() for t in legend.get_texts()] == ["class a", "class b", "class c"]
     plot.save_figure(fig, tmp_path / "b.png")
     assert (tmp_path / "b.png").read_bytes().startswith(PNG_SIGNATURE)
 

@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from microgradcli.checkpoint import Checkpoint
+from microgradcli.data import Dataset
 from microgradcli.errors import InputError
 from microgradcli.nn import MLP
 from microgradcli.predict import (
-    Dataset,
     evaluate,
     feature_names,
     predict_rows,
@@ -90,7 +90,8 @@ def test_multiclass_label_is_the_argmax_with_softmax_probabilities(multi, tmp_pa
         outs = forward(multi, row)
         assert res["output"] == outs
         assert res["label"] == multi.classes[outs.index(max(outs))]
-        assert sum(res["probabilities"]) == pytest.approx(1.0)
+        assert sum(res["probabilities"].values()) == pytest.approx(1.0)
+        assert list(res["probabilities"]) == [str(c) for c in multi.classes]
 
 
 def _rows(rows):
@@ -105,10 +106,25 @@ def test_csv_with_and_without_header(binary, tmp_path):
     # a header naming the features picks and orders the columns; extra columns are ignored
     text = "\ufeffb,label,a\n1,yes,2\n\n# a comment\n3,no,4\n"
     assert rows_of(tmp_path, "b.csv", text, binary) == [[2, 1], [4, 3]]
-    # a header with other names but the right width is positional
-    assert rows_of(tmp_path, "c.csv", "u,v\n5,6\n", binary) == [[5, 6]]
     # a trailing comma (as spreadsheets write) is no extra value
-    assert rows_of(tmp_path, "d.csv", "u,v,\n5,6,\n7,8\n", binary) == [[5, 6], [7, 8]]
+    assert rows_of(tmp_path, "d.csv", "a,b,\n5,6,\n7,8\n", binary) == [[5, 6], [7, 8]]
+
+
+@pytest.mark.parametrize(
+    "header, message",
+    [
+        (
+            "u,v",
+            "the header has no column a, b; it names u, v instead; the model's inputs are a, b",
+        ),
+        ("a,c", "the header has no column b; it names c instead; the model's inputs are a, b"),
+        ("b", "the header has no column a; the model's inputs are a, b"),
+    ],
+)
+def test_a_header_is_matched_by_name_never_by_position(binary, tmp_path, header, message):
+    """issue 10 item 10: `x1,x3` used to feed x3 as x2."""
+    with pytest.raises(InputError, match=f"h.csv:1: {message}"):
+        rows_of(tmp_path, "h.csv", f"{header}\n5,6\n", binary)
 
 
 def test_json_lines_arrays_objects_and_predict_output(binary, tmp_path):
@@ -135,7 +151,7 @@ def test_rows_are_read_lazily(binary, tmp_path):
         ("w1.csv", "1\n", "w1.csv:1: row has 1 value; the model takes 2 (a, b)"),
         ("n.csv", "1,2\n\n3,x\n", "n.csv:3: column 2: 'x' is not a number"),
         ("f.csv", "1,inf\n", "f.csv:1: column 2: 'inf' is not a finite number"),
-        ("h.csv", "p,q,r\n1,2,3\n", "h.csv:1: the header has 3 columns (p, q, r)"),
+        ("h.csv", "p,q,r\n1,2,3\n", "h.csv:1: the header has no column a, b; it names p, q, r"),
         ("hw.csv", "a,b,y\n1,2,3\n1,2\n", "hw.csv:3: row has 2 values; the header has 3 columns"),
         ("w.jsonl", "[1, 2]\n[1]\n", "w.jsonl:2: row has 1 value; the model takes 2"),
         ("t.jsonl", "[1, true]\n", "t.jsonl:1: value 2: true is not a number"),
@@ -157,7 +173,10 @@ def test_missing_or_unreadable_input(binary, tmp_path):
     with pytest.raises(InputError, match="is a folder"):
         list(read_rows(tmp_path, 2))
     (tmp_path / "bin.csv").write_bytes(b"\xff\xfe\x00\x81")
-    with pytest.raises(InputError, match="not a text file"):
+    with pytest.raises(
+        InputError,
+        match=r"bin.csv: cannot read the input file: it is not UTF-8 text \(byte 0xff at offset 0\)",
+    ):
         list(read_rows(tmp_path / "bin.csv", 2))
 
 
@@ -183,14 +202,14 @@ def test_evaluate_binary_hinge_and_confusion(binary, tmp_path):
         for j, p in enumerate([-1, 1]):
             assert m[i][j] == sum(y == t and q == p for y, q in zip(labels, preds, strict=True))
     # 0/1 labels for a -1/1 model are understood
-    zero_one = Dataset(rows, [(y + 1) // 2 for y in labels], "z")
+    zero_one = Dataset(rows, [(y + 1) // 2 for y in labels], ["a", "b"], name="z")
     assert evaluate(binary, zero_one, loss="hinge")["loss"] == res["loss"]
 
 
 def test_evaluate_multiclass_cross_entropy(multi):
     rows = [[0.1, 0.2], [-2.0, 3.0], [4.0, -1.0], [1.0, 1.0]]
     labels = ["red", "blue", "green", "blue"]
-    res = evaluate(multi, Dataset(rows, labels, "m"))
+    res = evaluate(multi, Dataset(rows, labels, ["a", "b"], name="m"))
     assert res["loss_name"] == "cross_entropy"
     ce = 0.0
     for r, y in zip(rows, labels, strict=True):
@@ -199,7 +218,7 @@ def test_evaluate_multiclass_cross_entropy(multi):
     assert res["loss"] == pytest.approx(ce / len(rows), rel=1e-12)
     assert sum(map(sum, res["confusion"]["matrix"])) == 4
     with pytest.raises(InputError, match="'purple' is not one of the model's classes"):
-        evaluate(multi, Dataset(rows, ["purple"] * 4, "m"))
+        evaluate(multi, Dataset(rows, ["purple"] * 4, ["a", "b"], name="m"))
 
 
 def test_evaluate_regression_csv_target_by_name(regress, tmp_path):
@@ -230,7 +249,7 @@ def test_csv_dataset_errors(binary, tmp_path):
     with pytest.raises(InputError, match="no such data file"):
         read_dataset(tmp_path / "none.csv", binary)
     (tmp_path / "huge.csv").write_text("1," + "9" * 200_000 + ",1\n")
-    with pytest.raises(InputError, match="huge.csv: not valid CSV"):
+    with pytest.raises(InputError, match="huge.csv:1: not valid CSV"):
         read_dataset(tmp_path / "huge.csv", binary)
     (tmp_path / "dir.csv").mkdir()
     with pytest.raises(InputError, match="dir.csv: is a folder"):

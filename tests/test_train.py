@@ -89,7 +89,7 @@ def test_run_folder_contents(tmp_path):
     cfg_back, _ = load_config(d / "config.yaml")
     assert cfg_back.train.batch_size == 7 and cfg_back.model.hidden == [4]
     ck = load_checkpoint(d / "model.json")
-    assert (ck.task, ck.classes, ck.threshold, ck.epoch) == ("binary", [0, 1], 0.0, 3)
+    assert (ck.task.name, ck.classes, ck.threshold, ck.epoch) == ("binary", [0, 1], 0.0, 3)
     assert set(ck.normalize) == {"mean", "std"} and ck.features == ["x1", "x2"]
     assert ck.config["train"]["optimizer"] == "adam" and ck.optimizer["name"] == "adam"
     assert ck.optimizer["t"] == 3 * 4  # 24 training samples in batches of 7: 4 steps an epoch
@@ -113,11 +113,11 @@ def test_validation_metrics_equal_evaluate_on_the_checkpoint(tmp_path):
         ck.model,
         ds.inputs(ds.val_index),
         ds.target_list(ds.val_index),
+        ck.task,
         "cross_entropy",
-        "multiclass",
     )
     assert (loss, acc) == (result.history[-1]["val_loss"], result.history[-1]["val_accuracy"])
-    assert ck.classes == [0, 1, 2] and ck.task == "multiclass"
+    assert ck.classes == [0, 1, 2] and ck.task.name == "multiclass"
 
 
 def test_same_config_same_bytes(tmp_path):

@@ -12,6 +12,8 @@ from microgradcli.cli import train  # noqa: E402,F401
 from microgradcli.cli import use  # noqa: E402,F401
 from microgradcli.cli import plot  # noqa: E402,F401
 from microgradcli.cli import draw  # noqa: E402,F401
+from microgradcli.cli import newton  # noqa: E402,F401
+from microgradcli.cli import sweep  # noqa: E402,F401
 
 
 def main() -> None:

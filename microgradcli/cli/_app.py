@@ -88,7 +88,7 @@ class MgGroup(TyperGroup):
         except MgError as e:
             if os.environ.get("MG_DEBUG") == "1":
                 raise
-            raise _fail(str(e), e.exit_code) from None
+            raise _fail(_render(e), e.exit_code) from None
         except (typer.Exit, Abort, KeyboardInterrupt):
             raise
         except BrokenPipeError:  # `mg ... | head -1`: the reader left; stop quietly
@@ -106,17 +106,37 @@ class MgGroup(TyperGroup):
 
 
 class ExprCommand(TyperCommand):
-    """Parsing for commands whose argument is an expression (mg grad, mg draw): EXPR may start with '-' (-x**2), text passes through as is.
+    """Parsing for commands whose argument is an expression (mg grad, mg draw, mg plot fn):
+    EXPR may start with '-' (-x**2, -tanh(x)), text passes through as is.
 
-    Unknown short options are left to EXPR (context_settings below), so an expression
-    such as -x**2 needs no '--'; a mistyped long option is still an error.
+    Click would read -tanh(x) as the short options -t -a -n -h (and -h is --help), so
+    an argument that starts with a single '-' and is not one of the command's own short
+    options is moved behind a '--' before Click sees it. A mistyped long option is
+    still an error (with a hint for an expression such as --x).
     """
 
     def get_params(self, ctx):
         return light_params(super().get_params(ctx))  # no pydantic on the `mg grad` path
 
     def parse_args(self, ctx, args):
-        known = [o for p in self.get_params(ctx) for o in (*p.opts, *p.secondary_opts)]
+        params = self.get_params(ctx)
+        known = [o for p in params for o in (*p.opts, *p.secondary_opts) if o.startswith("-")]
+        valued = {
+            o
+            for p in params
+            if not (getattr(p, "is_flag", True) or getattr(p, "count", False))
+            for o in p.opts
+        }
+        if "--" not in args:
+            options, exprs = [], []
+            for i, arg in enumerate(args):
+                after_option = i > 0 and args[i - 1] in valued and args[i - 1] in options
+                if arg.startswith("-") and arg[1:2] not in ("", "-") and not after_option:
+                    if arg[:2] not in known:  # -x**2, -tanh(x): an expression
+                        exprs.append(arg)
+                        continue
+                options.append(arg)
+            args = [*options, "--", *exprs] if exprs else list(args)
         for arg in args:
             if arg == "--":
                 break
@@ -126,8 +146,27 @@ class ExprCommand(TyperCommand):
 
                 from typer._click.exceptions import NoSuchOption
 
-                raise NoSuchOption(name, possibilities=get_close_matches(name, known), ctx=ctx)
+                close = get_close_matches(name, known)
+                hint = None
+                if not close:  # perhaps an expression such as --x
+                    hint = (
+                        f"No such option: {name} (an expression that starts with '--' goes "
+                        f"after '--': {ctx.command_path} -- {arg!r})"
+                    )
+                raise NoSuchOption(name, message=hint, possibilities=close, ctx=ctx)
         return super().parse_args(ctx, args)
+
+
+def _render(e: MgError) -> str:
+    """A library error as the CLI says it: an expression error with a caret under its
+    column, a missing variable with the --at that gives it."""
+    from microgradcli.expr import ExpressionError, MissingVariable
+
+    if isinstance(e, ExpressionError):
+        return e.pointer(len("error: "))
+    if isinstance(e, MissingVariable):
+        return f"{e}; add --at {e.name}=..."
+    return str(e)
 
 
 def _usage(e: UsageError, where: str = "mg") -> typer.Exit:

@@ -82,10 +82,7 @@ def refuse_binary_on_terminal(fmt: str, to_stdout: bool, example: str) -> None:
 
 
 def read_stdin_text() -> str:
-    """All of stdin as text, or an InputError when it is not UTF-8."""
-    from microgradcli.errors import InputError
+    """All of stdin as text, or an InputError naming the byte that is not UTF-8."""
+    from microgradcli.fileio import read_input
 
-    try:
-        return sys.stdin.read()
-    except UnicodeDecodeError:
-        raise InputError("stdin is not UTF-8 text") from None
+    return read_input("-", "expression")[0]

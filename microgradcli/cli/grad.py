@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import NamedTuple
 
 import typer
 
@@ -16,7 +17,6 @@ _AT_HELP = (
     "repeatable. '-' reads one set per line from stdin (x=1,y=2 or a JSON object) "
     "and prints one result per line."
 )
-_AT_EXPECTED = "expected NAME=NUMBER pairs separated by commas, e.g. --at x=3 or --at x=3,y=-0.5"
 
 
 @app.command(cls=ExprCommand, context_settings={"ignore_unknown_options": True})
@@ -32,18 +32,41 @@ def grad(
         False, "--check", help="Also compare each partial with central finite differences."
     ),
     steps: bool = typer.Option(
-        False, "--steps", help="Show the backward pass node by node (the chain rule at work)."
+        False,
+        "--steps",
+        help="Show the backward pass node by node (the chain rule at work); with --order "
+        "or --hessian also the graph's size per order.",
+    ),
+    order: str = typer.Option(
+        None,
+        "--order",
+        metavar="N",
+        help="Derivatives 1..N (N up to 10) of each variable: the backward pass "
+        "differentiated again, N times.",
+    ),
+    hessian: bool = typer.Option(
+        False, "--hessian", help="The matrix of second partials (the backward pass, twice)."
+    ),
+    max_nodes: str = typer.Option(
+        None,
+        "--max-nodes",
+        metavar="N",
+        help="With --order/--hessian: refuse a derivative graph past N nodes (default 1000000).",
     ),
 ) -> None:
     """The value of EXPR and its partial derivatives, by backpropagation.
 
     EXPR uses numbers, variables, + - * / ** (or ^), unary minus, parentheses, pi, e and the functions exp log sqrt tanh sigmoid relu sin cos abs. It is parsed, never run as Python.
 
-    Gradients come from one backward pass through the scalar engine; --check compares them with central finite differences.
+    Gradients come from one backward pass through the scalar engine; --check compares them with central finite differences. --order N and --hessian differentiate the backward pass itself (recorded as a graph of Values).
 
     Examples:
 
       mg grad "3*x**2 - 4*x + 5" --at x=3
+
+      mg grad "tanh(x)" --at x=1 --order 6
+
+      mg grad "x*y**2 + sin(x*y)" --at x=1,y=2 --hessian
 
       mg grad "tanh(x*w + b)" --at x=2,w=-3,b=6.88 --steps
 
@@ -51,6 +74,14 @@ def grad(
     """
     from microgradcli.expr import parse_expression
 
+    how = _Mode(
+        check, steps, _count("--order", order, 1, 10), hessian, _count("--max-nodes", max_nodes)
+    )
+    if hessian and how.order is not None:
+        raise InputError(
+            "--hessian and --order cannot be combined: --hessian gives the second partials, "
+            "--order N the pure derivatives 1..N of each variable; use one"
+        )
     stream = "-" in (at or [])
     if expr == "-":
         if stream:
@@ -64,7 +95,7 @@ def grad(
     warned: set[str] = set()
     if not stream:
         warn_unused(expression, fixed, warned, "")
-        _output(_evaluate(expression, fixed, check, steps), json_out, steps, batch=False)
+        _output(_evaluate(expression, fixed, how), json_out, steps, batch=False)
         return
     if sys.stdin.isatty():
         warn("reading one set of values per line, such as x=1,y=2; end with Ctrl-D")
@@ -80,7 +111,7 @@ def grad(
             )
         warn_unused(expression, point, warned, f"{where}: ")
         try:
-            result = _evaluate(expression, point, check, steps)
+            result = _evaluate(expression, point, how)
         except MgError as e:
             kind = MathDomainError if isinstance(e, MathDomainError) else InputError
             raise kind(f"{where} ({_assignments(result_at(expression, point))}): {e}") from None
@@ -108,12 +139,37 @@ def _stdin_lines():
 # -- computing -----------------------------------------------------------------------
 
 
+class _Mode(NamedTuple):
+    check: bool
+    steps: bool
+    order: int | None  # --order N (None: the plain gradient)
+    hessian: bool
+    max_nodes: int | None
+
+
+def _count(flag: str, text: str | None, lo: int = 1, hi: int | None = None) -> int | None:
+    """An integer option read here, not by Typer (which would import pydantic)."""
+    if text is None:
+        return None
+    try:
+        n = int(text.strip())
+    except ValueError:
+        n = None
+    if n is None or n < lo or (hi is not None and n > hi):
+        within = f"{lo}..{hi}" if hi is not None else f"at least {lo}"
+        raise InputError(f"{flag} must be a whole number {within}, not {text!r}")
+    return n
+
+
 def result_at(expression, point: dict[str, float]) -> dict[str, float]:
     """The values of the expression's variables, in order of first appearance."""
     return {name: point[name] for name in expression.variables if name in point}
 
 
-def _evaluate(expression, point: dict[str, float], check: bool, steps: bool) -> dict:
+def _evaluate(expression, point: dict[str, float], how: _Mode) -> dict:
+    if how.order is not None or how.hessian:
+        return _higher(expression, point, how)
+    from microgradcli.derivatives import central_difference, check
     from microgradcli.expr import backward_steps
 
     root, leaves = expression.build(point)
@@ -124,27 +180,66 @@ def _evaluate(expression, point: dict[str, float], check: bool, steps: bool) -> 
         "value": root.data,
         "grad": {name: leaf.grad for name, leaf in leaves.items()},
     }
-    if check:
+    if how.check:
         result["check"] = {
-            name: _numeric(expression, point, name, leaf.grad) for name, leaf in leaves.items()
+            name: check(central_difference(expression, point, name), leaf.grad)
+            for name, leaf in leaves.items()
         }
-    if steps:
+    if how.steps:
         result["steps"] = backward_steps(root)
     return result
 
 
-def _numeric(expression, point: dict[str, float], name: str, exact: float) -> dict:
-    """Central difference (f(x+h) - f(x-h)) / 2h, h scaled to x; None where undefined."""
-    x = point[name]
-    h = 1e-6 * max(1.0, abs(x))
-    hi, lo = x + h, x - h
+def _higher(expression, point: dict[str, float], how: _Mode) -> dict:
+    """--order N or --hessian: the backward pass differentiated again."""
+    from microgradcli import derivatives as d
+    from microgradcli.errors import GraphTooLarge
+
+    limit = how.max_nodes or d.DEFAULT_MAX_NODES
+    result: dict = {"expr": expression.text, "at": result_at(expression, point)}
     try:
-        f_hi = expression.build({**point, name: hi})[0].data
-        f_lo = expression.build({**point, name: lo})[0].data
-    except MathDomainError:
-        return {"numeric": None, "abs_error": None}
-    numeric = (f_hi - f_lo) / (hi - lo)  # hi - lo: the step actually taken, after rounding
-    return {"numeric": numeric, "abs_error": abs(numeric - exact)}
+        if how.hessian:
+            h = d.hessian(expression, point, max_nodes=limit)
+        else:
+            r = d.derivatives(expression, point, how.order, max_nodes=limit)
+    except GraphTooLarge as e:
+        what = "the Hessian" if how.hessian else f"derivative {e.order} of {e.variable}"
+        raise InputError(
+            f"the graph of {what} grew past {e.limit:,} nodes (each order multiplies its "
+            "size); raise the limit with --max-nodes N (memory grows with it) or use a "
+            "lower --order"
+        ) from None
+    if how.hessian:
+        result.update(value=h.value, grad=dict(zip(h.names, h.grad, strict=True)))
+        result.update(vars=h.names, hessian=h.matrix)
+        if how.check:
+            numeric = d.hessian_difference(expression, point, h.names)
+            result["check"] = {
+                "numeric": numeric,
+                "abs_error": [
+                    [d.check(n, x)["abs_error"] for n, x in zip(nrow, xrow, strict=True)]
+                    for nrow, xrow in zip(numeric, h.matrix, strict=True)
+                ],
+            }
+        if how.steps:
+            result["nodes"] = dict(zip(("f", "grad", "hessian"), h.nodes, strict=True))
+        return result
+    result.update(value=r.value, order=r.order, grad=r.grads)
+    if how.check:
+        result["check"] = {
+            name: [
+                d.check(d.central_difference(expression, point, name, k), ds[k - 1])
+                for k in range(1, r.order + 1)
+            ]
+            for name, ds in r.grads.items()
+        }
+    if how.steps:
+        from microgradcli.expr import backward_steps
+
+        r.root.backward()
+        result["steps"] = backward_steps(r.root)
+        result["nodes"] = r.nodes
+    return result
 
 
 # -- output --------------------------------------------------------------------------
@@ -164,6 +259,21 @@ def _output(result: dict, json_out: bool, steps: bool, batch: bool) -> None:
     if json_out:
         emit_json(result)
         return
+    if "hessian" in result:
+        text = _hessian_text(result, batch)
+    elif "order" in result:
+        text = _orders_text(result, batch)
+    else:
+        text = _gradient_text(result, batch)
+    emit(text)
+    if steps:
+        if "steps" in result:
+            emit(_steps_table(result["steps"], blank_first=not batch))
+        if "nodes" in result:
+            emit(_nodes_table(result["nodes"]))
+
+
+def _gradient_text(result: dict, batch: bool) -> str:
     grads, checks = result["grad"], result.get("check", {})
     if batch:  # one line per input line
         parts = [f"value = {_fmt(result['value'])}"]
@@ -173,21 +283,106 @@ def _output(result: dict, json_out: bool, steps: bool, batch: bool) -> None:
                 c = checks[name]
                 part += f" (numeric {_fmt(c['numeric'])}, abs error {_err(c['abs_error'])})"
             parts.append(part)
-        head = _assignments(result["at"])
-        emit(f"{head}: " * bool(head) + ", ".join(parts))
-    else:
-        width = max([5] + [len(name) + 3 for name in grads])
-        rows = [(f"{'value':<{width}}", _fmt(result["value"]), "")]
-        for name, g in grads.items():
-            extra = ""
+        return _head(result) + ", ".join(parts)
+    width = max([5] + [len(name) + 3 for name in grads])
+    rows = [(f"{'value':<{width}}", _fmt(result["value"]), "")]
+    for name, g in grads.items():
+        extra = ""
+        if name in checks:
+            c = checks[name]
+            extra = f"(numeric {_fmt(c['numeric'])}, abs error {_err(c['abs_error'])})"
+        rows.append((f"{'d/d' + name:<{width}}", _fmt(g), extra))
+    value_width = max(len(r[1]) for r in rows)
+    return "\n".join(f"{a} = {b:<{value_width}}  {c}".rstrip() for a, b, c in rows)
+
+
+def _head(result: dict) -> str:
+    head = _assignments(result["at"])
+    return f"{head}: " * bool(head)
+
+
+def _dk(name: str, k: int) -> str:
+    return f"d/d{name}" if k == 1 else f"d{k}/d{name}{k}"
+
+
+def _orders_text(result: dict, batch: bool) -> str:
+    """--order N: one row per order, one column per variable (and its check)."""
+    grads, checks = result["grad"], result.get("check", {})
+    if batch:
+        parts = [f"value = {_fmt(result['value'])}"]
+        for name, ds in grads.items():
+            for k, g in enumerate(ds, 1):
+                part = f"{_dk(name, k)} = {_fmt(g)}"
+                if name in checks:
+                    part += f" (abs error {_err(checks[name][k - 1]['abs_error'])})"
+                parts.append(part)
+        return _head(result) + ", ".join(parts)
+    header = ["order"]
+    for name in grads:
+        header.append(f"d^k/d{name}^k")
+        if name in checks:
+            header += ["numeric", "abs error"]
+    rows = []
+    for k in range(1, result["order"] + 1):
+        row = [str(k)]
+        for name, ds in grads.items():
+            row.append(_fmt(ds[k - 1]))
             if name in checks:
-                c = checks[name]
-                extra = f"(numeric {_fmt(c['numeric'])}, abs error {_err(c['abs_error'])})"
-            rows.append((f"{'d/d' + name:<{width}}", _fmt(g), extra))
-        value_width = max(len(r[1]) for r in rows)
-        emit("\n".join(f"{a} = {b:<{value_width}}  {c}".rstrip() for a, b, c in rows))
-    if steps:
-        emit(_steps_table(result["steps"], blank_first=not batch))
+                c = checks[name][k - 1]
+                row += [_fmt(c["numeric"]), _err(c["abs_error"])]
+        rows.append(row)
+    return f"value = {_fmt(result['value'])}\n" + _table(header, rows)
+
+
+def _hessian_text(result: dict, batch: bool) -> str:
+    names, matrix = result["vars"], result["hessian"]
+    check = result.get("check")
+    if batch:
+        shown = "[" + ", ".join("[" + ", ".join(map(_fmt, row)) + "]" for row in matrix) + "]"
+        line = f"{_head(result)}value = {_fmt(result['value'])}, hessian = {shown}"
+        if check:
+            line += f" (max abs error {_err(_max_error(check))})"
+        return line
+    lines = [f"value = {_fmt(result['value'])}"]
+    if not names:
+        return lines[0] + "\n(no variables: no Hessian)"
+    lines.append(f"hessian (d2f/da db, rows and columns {', '.join(names)}):")
+    lines.append(
+        _table(["", *names], [[a, *map(_fmt, row)] for a, row in zip(names, matrix, strict=True)])
+    )
+    if check:
+        lines.append("central differences:")
+        rows = [[a, *map(_fmt, row)] for a, row in zip(names, check["numeric"], strict=True)]
+        lines.append(_table(["", *names], rows))
+        lines.append(f"max abs error {_err(_max_error(check))}")
+    return "\n".join(lines)
+
+
+def _max_error(check: dict) -> float | None:
+    errors = [e for row in check["abs_error"] for e in row]
+    return None if None in errors else max(errors, default=0.0)
+
+
+def _nodes_table(nodes) -> str:
+    """How the graph grows: the number of Values behind f and each derivative."""
+    lines = ["", "graph size (Values each result depends on; each order builds on the last):"]
+    if isinstance(nodes, dict) and all(isinstance(v, int) for v in nodes.values()):
+        rows = [[what, f"{n:,}"] for what, n in nodes.items()]
+        return "\n".join(lines + [_table(["of", "nodes"], rows)])
+    names = list(nodes)
+    if not names:
+        return "\n".join(lines + ["no variables"])
+    count = len(nodes[names[0]])
+    rows = [["f" if k == 0 else str(k), *(f"{nodes[n][k]:,}" for n in names)] for k in range(count)]
+    return "\n".join(lines + [_table(["order", *(f"d^k/d{n}^k" for n in names)], rows)])
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(r[k]) for r in [header, *rows]) for k in range(len(header))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+        for r in [header, *rows]
+    )
 
 
 def _err(x: float | None) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from microgradcli.cli._app import MgGroup, app
+from microgradcli.cli._app import ExprCommand, MgGroup, app
 from microgradcli.cli._common import refuse_binary_on_terminal
 
 plot_app = typer.Typer(
@@ -61,67 +61,131 @@ def plot_loss(
     _save(loss_figure(loss_data(run), title), out, fmt)
 
 
-def _training_points(ckpt: Any, data: str | None) -> tuple[list, list | None]:
-    """The points to draw: --data's rows, else the data the checkpoint's config describes."""
-    from microgradcli.predict import class_index, read_dataset, training_dataset
+def _training_points(ckpt: Any, data: str | None, split: str) -> tuple[list, list | None, str]:
+    """The points to draw and which rows they are: --data's rows, else the data the
+    checkpoint's config describes (its train or val rows with --split)."""
+    from microgradcli.errors import InputError
+    from microgradcli.predict import read_dataset, training_dataset
 
-    dataset = read_dataset(data, ckpt) if data else training_dataset(ckpt)
+    if split not in ("all", "train", "val"):
+        raise InputError(f"--split {split!r}: use all, train or val")
+    dataset = read_dataset(data, ckpt, split) if data else training_dataset(ckpt, split)
     if dataset is None:
-        return [], None
-    if ckpt.task == "regression":
-        return dataset.x, [float(v) for v in dataset.y]
-    labels = [class_index(ckpt, y, f"{dataset.name}: row {i}") for i, y in enumerate(dataset.y, 1)]
-    return dataset.x, labels
+        if split != "all":
+            raise InputError(f"--split {split}: the model has no config to split; give --data")
+        return [], None, ""
+    n = len(dataset.x)
+    rows = f"all {n} rows" if split == "all" else f"{n} {split} rows"
+    labels = [
+        ckpt.task.label_value(y, f"{dataset.name}: row {i}") for i, y in enumerate(dataset.y, 1)
+    ]
+    return dataset.x, labels, rows
+
+
+def _model_path(model: str) -> str:
+    """A run folder means its model.json."""
+    from pathlib import Path
+
+    return str(Path(model) / "model.json") if model != "-" and Path(model).is_dir() else model
 
 
 @plot_app.command("boundary")
 def plot_boundary(
-    model: str = typer.Argument(..., help="A model.json with 2 inputs."),
-    out: str = typer.Option("boundary.svg", "--output", "-o", help=_OUT_HELP),
+    model: str = typer.Argument(
+        ..., help="A run folder or its model.json (a model with 2 inputs)."
+    ),
+    out: str | None = typer.Option(
+        None, "--output", "-o", help=_OUT_HELP + " Default boundary.svg."
+    ),
+    animate: str | None = typer.Option(
+        None,
+        "--animate",
+        "-a",
+        help="Write a movie instead, one frame per snapshot of the run (output.snapshot_every): "
+        "a .gif or an .html page with a slider and a play button.",
+    ),
     data: str | None = typer.Option(
         None,
         "--data",
         "-d",
         help="Points to draw: a config (.yaml) or a CSV file (default: the model's training data).",
     ),
+    split: str = typer.Option(
+        "all", "--split", help="all rows, or only the train or val rows of data.val_split."
+    ),
     resolution: int = typer.Option(
         200, "--resolution", min=10, max=1000, help="Grid points along each axis."
     ),
-    fmt: str | None = typer.Option(None, "--format", "-f", help=_FORMAT_HELP),
+    fps: float = typer.Option(
+        5.0, "--fps", min=0.5, max=50.0, help="Frames per second (--animate)."
+    ),
+    fmt: str | None = typer.Option(
+        None, "--format", "-f", help=_FORMAT_HELP + " With --animate: gif or html."
+    ),
     title: str | None = typer.Option(None, "--title", help="Title (default: from the run)."),
 ) -> None:
     """Decision regions over a grid covering the data, the data points on top
     (2-D inputs only).
 
-    Each grid point gets the label `mg predict` would give it. For regression
-    models the output is drawn as a heat map. Writes boundary.svg unless
-    -o says otherwise.
+    Each grid point gets the label `mg predict` would give it; the title gives the
+    accuracy and on which rows. A regression model's output is drawn as a surface,
+    the points coloured by their targets. Writes boundary.svg unless -o says
+    otherwise. --animate draws the run's snapshots as a movie (train with
+    --set output.snapshot_every=5 to keep them).
 
-    Example: mg plot boundary runs/moons/model.json -o boundary.png
+    Example: mg plot boundary runs/moons --animate boundary.gif
     """
+    from microgradcli import plot
     from microgradcli.checkpoint import load_checkpoint
     from microgradcli.errors import InputError
-    from microgradcli.plot import boundary_data, boundary_figure, run_title
 
-    _check_output(out, fmt)
-    ckpt = load_checkpoint(model)
+    if animate is not None:
+        if out is not None:
+            raise InputError("give -o for a picture or --animate for a movie, not both")
+        movie_fmt = plot.animation_format(animate, fmt)
+        if movie_fmt == "gif" and animate == "-" and sys.stdout.isatty():
+            raise InputError(
+                "GIF is binary and stdout is a terminal; write it to a file with "
+                "--animate boundary.gif"
+            )
+    else:
+        out = out or "boundary.svg"
+        _check_output(out, fmt)
+    path = _model_path(model)
+    ckpt = load_checkpoint(path)
     if ckpt.nin != 2:
         raise InputError(
-            f"{model}: decision boundaries are drawn for models with 2 inputs; this one takes {ckpt.nin}"
+            f"{path}: decision boundaries are drawn for models with 2 inputs; this one takes {ckpt.nin}"
         )
-    points, labels = _training_points(ckpt, data)
-    bd = boundary_data(ckpt, points, labels, resolution=resolution)
-    if title is None:
-        title = f"Decision boundary — {run_title(ckpt, model)}"
-        if labels is not None and bd.labels is not None and len(points):
-            from microgradcli.plot import grid_labels
+    run = plot.run_title(ckpt, path)
+    if animate is not None:
+        from microgradcli.snapshots import read_snapshots
 
-            acc = float((grid_labels(ckpt, bd.points) == bd.point_labels).mean())
-            title += f" (accuracy {100 * acc:.0f}%)"
-    _save(boundary_figure(bd, title, ckpt.threshold), out, fmt)
+        if model == "-":
+            raise InputError("--animate reads the run's snapshots.jsonl; give the run folder")
+        snaps = read_snapshots(path)
+    points, labels, rows = _training_points(ckpt, data, split)
+    if animate is None:
+        bd = plot.boundary_data(ckpt, points, labels, resolution=resolution, rows=rows)
+        _save(
+            plot.boundary_figure(bd, title or plot.boundary_title(bd, run), ckpt.threshold),
+            out,
+            fmt,
+        )
+        return
+    frames = plot.boundary_frames(ckpt, snaps, points, labels, resolution, rows)
+    kind = "Decision boundary" if ckpt.task.classifier else "Regression surface"
+    head = title or f"{kind} — {run}"
+    movie = plot.animation_bytes(frames, movie_fmt, head, ckpt.threshold, fps)
+    from microgradcli.fileio import write_output
+
+    write_output(animate, movie, "movie")
+    if animate != "-":
+        sys.stderr.write(f"wrote {animate} ({len(frames)} frames, {len(movie) / 1024:.1f} kB)\n")
+        sys.stderr.flush()
 
 
-@plot_app.command("fn")
+@plot_app.command("fn", cls=ExprCommand)
 def plot_fn(
     expr: str = typer.Argument(..., help='An expression of one variable, e.g. "tanh(x)".'),
     range_: str = typer.Option(

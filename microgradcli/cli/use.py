@@ -41,7 +41,7 @@ def predict(
 
     Example: echo '[0.5, -0.2]' | mg predict runs/moons/model.json - --json
     """
-    from microgradcli.checkpoint import format_label, load_checkpoint
+    from microgradcli.checkpoint import load_checkpoint
     from microgradcli.errors import InputError
     from microgradcli.predict import feature_names, predict_rows, read_rows
 
@@ -53,29 +53,16 @@ def predict(
     names = feature_names(ckpt)
     rows = read_rows(input, ckpt.nin, names)
     widths = [max(10, len(n)) for n in names]
-    header_done = False
-    for result in predict_rows(ckpt, rows):
+    task = ckpt.task
+    for i, result in enumerate(predict_rows(ckpt, rows)):
         if json_out:
             emit_json(result)
             continue
-        if not header_done:
+        if i == 0:
             cols = [n.rjust(w) for n, w in zip(names, widths, strict=True)]
-            if ckpt.task == "multiclass":
-                cols += ["label".rjust(10), "probability".rjust(11)]
-            elif ckpt.task == "binary":
-                cols += ["output".rjust(12), "label".rjust(8)]
-            else:
-                cols += ["output".rjust(12)]
-            emit("  ".join(cols))
-            header_done = True
+            emit("  ".join(cols + [title.rjust(w) for title, w in task.columns]))
         cells = [_num(v).rjust(w) for v, w in zip(result["input"], widths, strict=True)]
-        if ckpt.task == "multiclass":
-            p = max(result["probabilities"])
-            cells += [format_label(result["label"]).rjust(10), f"{p:.4f}".rjust(11)]
-        elif ckpt.task == "binary":
-            cells += [_num(result["output"]).rjust(12), format_label(result["label"]).rjust(8)]
-        else:
-            cells += [_num(result["output"]).rjust(12)]
+        cells += [c.rjust(w) for c, (_, w) in zip(task.cells(result), task.columns, strict=True)]
         emit("  ".join(cells))
 
 
@@ -95,12 +82,13 @@ def _confusion_lines(confusion: dict[str, Any]) -> list[str]:
 @app.command("eval")
 def eval_command(
     model: str = typer.Argument(..., help="A model.json written by mg train."),
-    data: str = typer.Option(
-        ...,
+    data: str | None = typer.Option(
+        None,
         "--data",
         "-d",
         help="An experiment config (.yaml: its data section) or a CSV file (target: the "
-        "model config's data.target, else the last column).",
+        "model config's data.target, else the last column). Default: the model's own "
+        "training data, with its split.",
     ),
     split: str = typer.Option(
         "all",
@@ -115,9 +103,10 @@ def eval_command(
     term), averaged over the rows. With a config (or - for a config on
     stdin), the rows are the ones it generates or reads, exactly as
     training saw them; --split train|val picks one side of its
-    data.val_split. Labels in a CSV must be the model's classes.
+    data.val_split. Without --data, the model's own training data (as its
+    config describes it). Labels in a CSV must be the model's classes.
 
-    --json keys: data, rows, task, loss_name, loss, accuracy, correct,
+    --json keys: model, data, split, rows, task, loss_name, loss, accuracy, correct,
     confusion ({"labels", "matrix"}, rows = true class); regression has
     rmse and mae instead.
 
@@ -125,21 +114,27 @@ def eval_command(
     """
     from microgradcli.checkpoint import load_checkpoint
     from microgradcli.errors import InputError
-    from microgradcli.predict import evaluate, read_dataset
+    from microgradcli.predict import evaluate, read_dataset, training_dataset
 
     if split not in ("all", "train", "val"):
         raise InputError(f"--split {split!r}: use all, train or val")
     if model == "-" and data == "-":
         raise InputError("the model and --data cannot both come from stdin ('-'); give one a file")
     ckpt = load_checkpoint(model)
-    dataset = read_dataset(data, ckpt, split)
+    dataset = read_dataset(data, ckpt, split) if data else training_dataset(ckpt, split)
+    if dataset is None:
+        raise InputError(
+            f"{model}: the model holds no config to find its training data; give --data"
+        )
     result = {"model": model, **evaluate(ckpt, dataset)}
+    result = {"model": model, "data": result["data"], "split": split, **result}
     if json_out:
         emit_json(result)
         return
+    shown = result["data"] if split == "all" else f"{result['data']} [{split}]"
     lines = [
         f"model     {model} ({result['task']})",
-        f"data      {result['data']} ({plural(result['rows'], 'row')})",
+        f"data      {shown} ({plural(result['rows'], 'row')})",
         f"loss      {result['loss']:.6g} ({result['loss_name']})",
     ]
     if result["accuracy"] is not None:

@@ -1,0 +1,167 @@
+"""`mg newton`: Newton's method on an expression, one line per step, with gradient descent
+beside it on request."""
+
+from __future__ import annotations
+
+import typer
+
+from microgradcli.assignments import merge, parse_assignments
+from microgradcli.cli._app import ExprCommand, app
+from microgradcli.cli._common import emit, emit_json, warn_unused
+from microgradcli.errors import InputError, JobFailed, MathDomainError
+
+
+@app.command(cls=ExprCommand)
+def newton(
+    expr: str = typer.Argument(..., metavar="EXPR", help="The expression, e.g. 'x**4 - 2*x**2'."),
+    at: list[str] = typer.Option(
+        None, "--at", metavar="NAME=VALUE,...", help="The start (x=2 or x=-1.2,y=1); repeatable."
+    ),
+    iters: str = typer.Option("50", "--iters", metavar="N", help="At most N Newton steps."),
+    tol: str = typer.Option(
+        "1e-8", "--tol", metavar="T", help="Stop when |grad f| <= T (with --root: |f| <= T)."
+    ),
+    root: bool = typer.Option(False, "--root", help="Solve f(x) = 0 (x <- x - f/f') instead."),
+    compare_gd: bool = typer.Option(
+        False, "--compare-gd", help="Also run gradient descent from the same start."
+    ),
+    lr: str = typer.Option(
+        "0.01", "--lr", metavar="LR", help="With --compare-gd: the learning rate."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="One JSON object per step."),
+) -> None:
+    """Minimise EXPR with Newton's method (x <- x - f'/f''; several variables: solve
+    H d = grad f), or with --root find a zero of it (x <- x - f/f').
+
+    The derivatives come from the engine's backward pass, differentiated again for
+    the Hessian. One line per step: k, x, f(x), |grad f|, the step's size. Exit 0
+    when it converged, 1 when it did not (a singular Hessian, divergence, --iters
+    reached).
+
+    Examples:
+
+      mg newton "x**4 - 2*x**2" --at x=2
+
+      mg newton "x**4 - 2*x**2" --at x=2 --compare-gd --lr 0.01
+
+      mg newton "(1-x)**2 + 100*(y-x**2)**2" --at x=-1.2,y=1
+
+      mg newton "x**2 - 2" --at x=1 --root
+    """
+    from microgradcli.expr import parse_expression
+    from microgradcli.newton import Outcome, gradient_descent
+    from microgradcli.newton import newton as run_newton
+
+    expression = parse_expression(expr)
+    n_iters = _number("--iters", iters, whole=True)
+    tolerance = _number("--tol", tol)
+    rate = _number("--lr", lr)
+    if not expression.variables:
+        raise InputError(f"{expr!r} has no variable to move; give one such as 'x**2 - 2*x'")
+    if root and compare_gd:
+        raise InputError("--compare-gd compares minimisers; it cannot be used with --root")
+    if root and len(expression.variables) != 1:
+        raise InputError(
+            f"--root solves f(x) = 0 for one variable; {expr!r} has "
+            f"{len(expression.variables)} ({', '.join(expression.variables)})"
+        )
+    start: dict[str, float] = {}
+    for text in at or []:
+        merge(start, parse_assignments(text, f"--at {text!r}"), "--at")
+    warn_unused(expression, start, set())
+    missing = [n for n in expression.variables if n not in start]
+    if missing:
+        raise InputError(f"no start for {missing[0]}; add --at {missing[0]}=...")
+    try:
+        expression.build(start)
+    except MathDomainError as e:
+        raise InputError(f"f is not defined at the start ({_point(start)}): {e}") from None
+
+    names = expression.variables
+    if not json_out:
+        emit(_row(["step", *names, "f(x)", "|f'|" if root else "|grad f|", "step size"]))
+    outcome = None
+    for event in run_newton(expression, start, n_iters, tolerance, root):
+        if isinstance(event, Outcome):
+            outcome = event
+            break
+        _show_step("newton", event, names, json_out)
+    summaries = [("newton", outcome)]
+    if compare_gd:
+        gd = [e for e in gradient_descent(expression, start, rate, tol=tolerance)][-1]
+        summaries.append((f"gradient descent (lr {rate:g})", gd))
+    for method, result in summaries:
+        if json_out:
+            emit_json(
+                {
+                    "method": "newton" if method == "newton" else "gd",
+                    **({"lr": rate} if method != "newton" else {}),
+                    "result": result.result,
+                    "steps": result.steps,
+                    "x": result.x,
+                    "f": result.f,
+                    "why": result.why,
+                }
+            )
+    if not json_out:
+        if compare_gd:
+            emit("")
+            emit(_table(summaries, names))
+        else:
+            emit(f"{outcome.why}: {_point(outcome.x)}, f(x) = {_fmt(outcome.f, 'n/a')}")
+    if outcome.result != "converged":
+        raise JobFailed(f"newton: {outcome.why} ({_point(outcome.x)})")
+
+
+def _number(flag: str, text: str, whole: bool = False) -> float:
+    """A numeric option read here, not by Typer (which would import pydantic)."""
+    try:
+        value = int(text) if whole else float(text)
+    except ValueError:
+        value = None
+    if value is None or not value > 0 or value == float("inf"):
+        kind = "a whole number" if whole else "a number"
+        raise InputError(f"{flag} must be {kind} greater than 0, not {text!r}")
+    return value
+
+
+def _fmt(x: float | None, missing: str = "") -> str:
+    return missing if x is None else f"{x + 0.0:.10g}"
+
+
+def _point(x: dict[str, float]) -> str:
+    return ",".join(f"{n}={_fmt(v)}" for n, v in x.items())
+
+
+def _row(cells: list[str]) -> str:
+    return "  ".join(c.ljust(14) for c in cells).rstrip()
+
+
+def _show_step(method: str, step, names: list[str], json_out: bool) -> None:
+    if json_out:
+        emit_json(
+            {
+                "method": method,
+                "step": step.k,
+                "x": step.x,
+                "f": step.f,
+                "grad_norm": step.grad_norm,
+                "step_size": step.step,
+            }
+        )
+        return
+    cells = [str(step.k), *(_fmt(step.x[n]) for n in names), _fmt(step.f)]
+    emit(_row([*cells, f"{step.grad_norm:.3g}", "" if step.step is None else f"{step.step:.3g}"]))
+
+
+def _table(summaries, names: list[str]) -> str:
+    header = ["method", "steps", "result", *names, "f(x)"]
+    rows = [
+        [m, str(o.steps), o.result, *(_fmt(o.x[n]) for n in names), _fmt(o.f, "n/a")]
+        for m, o in summaries
+    ]
+    widths = [max(len(r[k]) for r in [header, *rows]) for k in range(len(header))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+        for r in [header, *rows]
+    )

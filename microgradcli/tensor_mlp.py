@@ -1,0 +1,130 @@
+"""The MLP of nn.py on the tensor engine: one weight matrix and one bias vector a layer.
+
+`TensorMLP(model)` reads the weights of an `nn.MLP` into one flat float64 array in
+the order of `model.parameters()` (layer by layer, neuron by neuron, its weights then
+its bias), so an optimiser's flat state lines up with the scalar engine's lists, and
+writes them back with `push()` for checkpoints. A layer is `tensor.linear` (b + x @ W.T)
+then its activation: one node for what the scalar engine builds as a node per neuron
+per sample.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from microgradcli import tensor as T
+from microgradcli.errors import MathDomainError
+from microgradcli.nn import MLP
+from microgradcli.tasks import Task
+from microgradcli.tensor import Tensor
+
+__all__ = ["TensorMLP", "forward_rows"]
+
+CHUNK = 2048  # rows per forward call when no graph is kept (bounds exact mode's memory)
+
+
+def _activate(z: Tensor, activation: str) -> Tensor:
+    if activation == "linear":
+        return z
+    return getattr(z, activation)()  # relu, tanh or sigmoid
+
+
+class TensorMLP:
+    """An MLP's weights as Tensors that are views into one flat parameter array."""
+
+    def __init__(self, model: MLP):
+        self.model = model
+        self.params = model.parameters()
+        self.flat = np.fromiter((p.data for p in self.params), np.float64, len(self.params))
+        self.grad = np.zeros_like(self.flat)
+        self.layers: list[tuple[Tensor, Tensor, str]] = []
+        self._blocks: list[tuple[int, int, int]] = []  # (offset, nout, nin)
+        offset = 0
+        for layer in model.layers:
+            nout, nin = layer.nout, layer.nin
+            block = self.flat[offset : offset + nout * (nin + 1)].reshape(nout, nin + 1)
+            self.layers.append((Tensor(block[:, :nin]), Tensor(block[:, nin]), layer.activation))
+            self._blocks.append((offset, nout, nin))
+            offset += nout * (nin + 1)
+
+    def tensors(self) -> list[Tensor]:
+        return [t for w, b, _ in self.layers for t in (w, b)]
+
+    def pull(self) -> None:
+        """Read the weights from the MLP's Values (after they were loaded or restored)."""
+        self.flat[:] = [p.data for p in self.params]
+
+    def push(self) -> None:
+        """Write the weights into the MLP's Values (for checkpoints and the scalar path)."""
+        for p, v in zip(self.params, self.flat.tolist(), strict=True):
+            p.data = v
+
+    def zero_grad(self) -> None:
+        for t in self.tensors():
+            t.grad = np.zeros_like(t.data)
+
+    def gather_grad(self) -> np.ndarray:
+        """The layers' gradients in the flat parameter order."""
+        for (w, b, _), (offset, nout, nin) in zip(self.layers, self._blocks, strict=True):
+            block = self.grad[offset : offset + nout * (nin + 1)].reshape(nout, nin + 1)
+            block[:, :nin] = w.grad
+            block[:, nin] = b.grad
+        return self.grad
+
+    def __call__(self, x) -> Tensor:
+        """The outputs (n, nout) for input rows x (n, nin), with the graph."""
+        h = x
+        for w, b, act in self.layers:
+            h = _activate(T.linear(h, w, b), act)
+        return h
+
+    def forward(self, x) -> np.ndarray:
+        """The outputs for many rows as an array, in chunks (no graph kept)."""
+        x = np.asarray(x, dtype=np.float64).reshape(-1, self.model.nin)
+        parts = [self(x[i : i + CHUNK]).data for i in range(0, len(x), CHUNK)]
+        return np.concatenate(parts) if parts else np.zeros((0, self.model.nouts[-1]))
+
+
+def sample_losses(loss: str, z: Tensor, targets) -> Tensor:
+    """The named loss per sample (a vector), as losses.sample_loss for one sample."""
+    if loss == "cross_entropy":
+        return T.cross_entropy(z, targets)
+    return getattr(T, loss)(z, targets)  # mse, hinge or bce on the single output
+
+
+def train_step(
+    net: TensorMLP,
+    x: np.ndarray,
+    targets: np.ndarray,
+    *,
+    loss: str,
+    reduction: str,
+    l2: float,
+    optimizer,
+    lr: float,
+    task: Task,
+) -> tuple[float, int]:
+    """Forward, loss, one backward, one update: _Run.step of train.py on arrays.
+    Returns (summed data loss, correct count) as the scalar step does."""
+    net.zero_grad()
+    z = net(x)
+    data_loss = T.total(sample_losses(loss, z, targets), reduction)
+    obj = data_loss + T.l2_penalty(net.tensors(), l2) if l2 else data_loss
+    value = float(obj.data)
+    if value - value != 0.0:
+        raise MathDomainError(f"the loss became {value}")
+    obj.backward()
+    optimizer.step_flat(net.flat, net.gather_grad(), lr)
+    if not np.isfinite(net.flat).all():
+        raise MathDomainError("a weight became infinite or NaN after the update")
+    right = sum(map(task.correct, z.data.tolist(), targets.tolist()))  # integer sum
+    return float(data_loss.data) * (len(x) if reduction == "mean" else 1.0), right
+
+
+def forward_rows(model: MLP, rows: Sequence[Sequence[float]], exact: bool = True) -> np.ndarray:
+    """A model's outputs for many rows through the tensor engine (exact: the same numbers
+    as MLP.forward_floats)."""
+    with T.exact(exact):
+        return TensorMLP(model).forward(rows)

@@ -1,0 +1,449 @@
+"""mg sweep: the plan (grid, random, seeds, ids), validation errors, and real runs:
+in this process, on local processes, and on a real Dask cluster on 127.0.0.1 (a scheduler
+and two workers as subprocesses), with a worker killed, a Ctrl-C and --resume, and a
+worker of another mg version refused. Every trial is compared byte for byte with
+`mg train` of its config.yaml."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from microgradcli.errors import InputError
+from microgradcli.sweep import load_sweep, make_plan
+
+MG = [sys.executable, "-m", "microgradcli"]
+BASE = """\
+name: tiny
+seed: 1
+data: {source: moons, n_samples: 60, noise: 0.1, val_split: 0.25}
+model: {hidden: [8, 8], activation: tanh}
+train: {epochs: EPOCHS, loss: hinge, lr: 0.5}
+"""
+
+
+def write(tmp: Path, sweep: str, epochs: int = 4) -> Path:
+    (tmp / "base.yaml").write_text(BASE.replace("EPOCHS", str(epochs)))
+    path = tmp / "s.yaml"
+    path.write_text(sweep)
+    return path
+
+
+GRID = """\
+name: g
+base: base.yaml
+parameters:
+  train.lr: [0.1, 0.3]
+  model.hidden: [[2], [3]]
+seeds: [1, 2]
+metric: {name: val_loss}
+"""
+
+
+def mg(*args: str, cwd: Path, timeout: float = 90, **kw) -> subprocess.CompletedProcess:
+    env = {**os.environ, "NO_COLOR": "1"}
+    env.pop("DASK_SCHEDULER_ADDRESS", None)
+    return subprocess.run(
+        [*MG, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env, **kw
+    )
+
+
+# -- the plan ----------------------------------------------------------------------------
+def test_grid_order_first_parameter_slowest_then_seeds(tmp_path):
+    plan = make_plan(load_sweep(write(tmp_path, GRID)))
+    got = [(t.params["train.lr"], t.params["model.hidden"], t.seed) for t in plan.trials]
+    assert got == [
+        (lr, h, s) for lr in (0.1, 0.3) for h in ([2], [3]) for s in (1, 2)
+    ]  # nested loops in file order
+    assert plan.points == 4
+    t = plan.trials[5]
+    assert (t.config["train"]["lr"], t.config["model"]["hidden"], t.config["seed"]) == (0.3, [2], 2)
+    assert t.config["name"] == f"g-{t.id}" and t.config["output"]["dir"] is None
+
+
+def test_ids_are_stable_short_hashes_of_the_resolved_config(tmp_path):
+    path = write(tmp_path, GRID)
+    a = make_plan(load_sweep(path))
+    b = make_plan(load_sweep(path))
+    assert [t.id for t in a.trials] == [t.id for t in b.trials]
+    assert len({t.id for t in a.trials}) == 8
+    assert all(len(t.id) == 10 and int(t.id, 16) >= 0 for t in a.trials)
+    # another process (another hash seed) gives the same ids, and so does another file
+    # naming the same trials in another order
+    r = mg("sweep", str(path), "--dry-run", "--json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert [json.loads(line)["id"] for line in r.stdout.splitlines()] == [t.id for t in a.trials]
+    (tmp_path / "s2.yaml").write_text(
+        GRID.replace("[0.1, 0.3]", "[0.3, 0.1]").replace("name: g", "name: h")
+    )
+    c = make_plan(load_sweep(tmp_path / "s2.yaml"))
+    assert {t.id for t in c.trials} == {t.id for t in a.trials}
+
+
+RANDOM = """\
+base: base.yaml
+method: random
+trials: 12
+sample_seed: SEED
+parameters:
+  train.lr: {log_uniform: [0.001, 1.0]}
+  train.momentum: {uniform: [0.5, 0.9]}
+  model.hidden: {choice: [[2], [4, 4]]}
+  train.epochs: {int: [2, 5]}
+"""
+
+
+def test_random_sampling_is_seeded_and_in_range(tmp_path):
+    path = write(tmp_path, RANDOM.replace("SEED", "7"))
+    a = make_plan(load_sweep(path))
+    b = make_plan(load_sweep(path))
+    assert [t.params for t in a.trials] == [t.params for t in b.trials]
+    assert len(a.trials) + a.duplicates == 12
+    for t in a.trials:
+        p = t.params
+        assert 0.001 <= p["train.lr"] <= 1.0 and 0.5 <= p["train.momentum"] <= 0.9
+        assert p["model.hidden"] in ([2], [4, 4]) and p["train.epochs"] in range(2, 6)
+        assert t.config["train"]["lr"] == p["train.lr"] and t.seed == 1  # the base's seed
+    path.write_text(RANDOM.replace("SEED", "8"))
+    c = make_plan(load_sweep(path))
+    assert [t.params for t in c.trials] != [t.params for t in a.trials]
+
+
+def test_seeds_default_to_the_base_seed_and_a_sweep_of_seeds_only(tmp_path):
+    plan = make_plan(load_sweep(write(tmp_path, "base: base.yaml\nseeds: [3, 1, 2]\n")))
+    assert [t.seed for t in plan.trials] == [3, 1, 2] and plan.trials[0].params == {}
+    assert plan.sweep.name == "s" and plan.sweep.metric.name == "val_loss"  # val_split > 0
+
+
+BAD = [
+    (
+        "base: base.yaml\nparamters: {train.lr: [1]}\n",
+        "s.yaml:2: paramters: unknown key; did you mean 'parameters'?",
+    ),
+    (
+        "base: base.yaml\nparameters:\n  train.lr: [0.1, -1]\n",
+        "s.yaml:3: parameters.train.lr: the point train.lr=-1 gives an invalid config",
+    ),
+    (
+        "base: base.yaml\nparameters:\n  train.lrr: [0.1]\n",
+        "train.lrr: unknown key; did you mean 'lr'?",
+    ),
+    (
+        "base: base.yaml\nparameters:\n  train.lr: {log_uniform: [0.1, 1]}\n",
+        "s.yaml:3: parameters.train.lr: a log_uniform range needs method: random",
+    ),
+    (
+        "base: base.yaml\nmethod: random\nparameters:\n  train.lr: {log_uniform: [0, 1]}\ntrials: 2\n",
+        "parameters.train.lr: log_uniform needs low > 0",
+    ),
+    ("base: base.yaml\nmethod: random\n", "s.yaml:2: trials: missing; method: random needs trials"),
+    (
+        "base: base.yaml\nparameters:\n  seed: [1, 2]\n",
+        "parameters.seed: cannot be swept; list the seeds under seeds: instead",
+    ),
+    (
+        "base: base.yaml\nparameters:\n  train.lr: [0.1, 0.1]\n",
+        "parameters.train.lr: the value 0.1 is listed twice",
+    ),
+    (
+        "base: base.yaml\nmetric: {name: val_los}\n",
+        "s.yaml:2: metric.name: must be one of 'loss', 'accuracy', 'val_loss' or 'val_accuracy'",
+    ),
+    (
+        "base: base.yaml\nset: {data.val_split: 0.0}\nmetric: {name: val_accuracy}\n",
+        "metric.name: val_accuracy needs a validation split",
+    ),
+    ("base: nothere.yaml\n", "s.yaml:1: base: no such config file"),
+    ("base: base.yaml\nseeds: [1, -2]\n", "s.yaml:2: seeds[1]: must be >= 0 (got -2)"),
+    ("name: a/b\nbase: base.yaml\n", "s.yaml:1: name: must be letters, digits"),
+    ("- base.yaml\n", "s.yaml: a sweep file is a mapping"),
+    ("base: [base.yaml\n", "s.yaml:2:1: invalid YAML"),
+]
+
+
+@pytest.mark.parametrize("text, message", BAD, ids=[m.split(": ", 1)[1][:40] for _, m in BAD])
+def test_bad_sweep_files_name_file_line_and_key(tmp_path, text, message):
+    with pytest.raises(InputError) as e:
+        make_plan(load_sweep(write(tmp_path, text)))
+    assert message in str(e.value), str(e.value)
+
+
+def test_bad_sweep_file_on_the_command_line_is_one_error_line_exit_2(tmp_path):
+    r = mg("sweep", str(write(tmp_path, BAD[1][0])), cwd=tmp_path)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.startswith("error: ") and len(r.stderr.splitlines()) == 1, r.stderr
+    assert "Traceback" not in r.stderr
+    r = mg("sweep", str(tmp_path / "missing.yaml"), cwd=tmp_path)
+    assert r.returncode == 2 and "no such sweep file" in r.stderr
+
+
+def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path):
+    r = mg("sweep", str(write(tmp_path, GRID)), "--dry-run", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["#", "id", "train.lr", "model.hidden", "seed"]
+    assert len(lines) == 1 + 8 + 1 and "8 trials (4 points x 2 seeds)" in lines[-1]
+    assert not (tmp_path / "runs").exists()
+
+
+# -- real runs ---------------------------------------------------------------------------
+RUN = """\
+name: run
+base: base.yaml
+parameters:
+  train.lr: [0.2, 0.6]
+seeds: [1, 2]
+"""
+
+
+def _log_without_time(path: Path) -> list[dict]:
+    return [
+        {k: v for k, v in json.loads(line).items() if k != "time"}
+        for line in path.read_text().splitlines()
+    ]
+
+
+def _trials(sweep_dir: Path) -> dict[str, dict]:
+    lines = [json.loads(line) for line in (sweep_dir / "results.jsonl").read_text().splitlines()]
+    ids = [r["id"] for r in lines]
+    assert len(ids) == len(set(ids)), "a trial appears twice in results.jsonl"
+    return {r["id"]: r for r in lines}
+
+
+def _same(a: Path, b: Path, ids) -> None:
+    for tid in ids:
+        assert (a / tid / "model.json").read_bytes() == (b / tid / "model.json").read_bytes(), tid
+        assert _log_without_time(a / tid / "log.jsonl") == _log_without_time(b / tid / "log.jsonl")
+        assert (a / tid / "config.yaml").read_bytes() == (b / tid / "config.yaml").read_bytes()
+
+
+class Cluster:
+    """A Dask scheduler and workers on 127.0.0.1, each a subprocess in its own session,
+    every wait bounded, everything stopped at the end."""
+
+    def __init__(self, tmp: Path):
+        self.tmp, self.procs, self.workers = tmp, [], []
+        self.file = tmp / "scheduler.json"
+        self.scheduler = self._start(
+            "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+            "--scheduler-file", str(self.file),
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while not self.file.exists() or not self.file.read_text().strip():
+            assert time.monotonic() < deadline, "the scheduler did not start"
+            assert self.scheduler.poll() is None, (tmp / "scheduler.log").read_text()
+            time.sleep(0.1)
+        self.address = json.loads(self.file.read_text())["address"]
+
+    def _start(self, what: str, *args: str) -> subprocess.Popen:
+        log = open(self.tmp / f"{what}.log", "ab")  # noqa: SIM115 (closed with the process)
+        p = subprocess.Popen(
+            [sys.executable, "-m", "dask", what, *args],
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            env={k: v for k, v in os.environ.items() if k != "DASK_SCHEDULER_ADDRESS"},
+        )
+        self.procs.append(p)
+        return p
+
+    def add_worker(self, *extra: str) -> subprocess.Popen:
+        p = self._start(
+            "worker", "--scheduler-file", str(self.file), "--nworkers", "1", "--nthreads", "1",
+            "--host", "127.0.0.1", "--no-dashboard", *extra,
+        )  # fmt: skip
+        self.workers.append(p)
+        return p
+
+    def wait_for_workers(self, n: int) -> None:
+        from distributed import Client
+
+        with Client(self.address, timeout=20, set_as_default=False) as c:
+            c.wait_for_workers(n, timeout=60)
+
+    def kill(self, p: subprocess.Popen, sig=signal.SIGKILL) -> None:
+        try:
+            os.killpg(p.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait(timeout=10)
+
+    def close(self) -> None:
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                self.kill(p, signal.SIGTERM)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    pytest.importorskip("distributed")
+    c = Cluster(tmp_path_factory.mktemp("cluster"))
+    try:
+        c.add_worker()
+        c.add_worker()
+        c.wait_for_workers(2)
+        yield c
+    finally:
+        c.close()
+
+
+def test_in_process_local_processes_and_a_cluster_give_mg_trains_bytes(tmp_path, cluster):
+    path = write(tmp_path, RUN)
+    runs = {}
+    for name, args in [
+        ("one", ["--jobs", "1"]),
+        ("two", ["--jobs", "2"]),
+        ("cluster", ["--scheduler", cluster.address]),
+    ]:
+        r = mg("sweep", str(path), *args, "--out", f"out/{name}", cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        runs[name] = _trials(tmp_path / "out" / name)
+        assert len(runs[name]) == 4 and all(t["status"] == "ok" for t in runs[name].values())
+    ids = list(runs["one"])
+    assert set(runs["two"]) == set(runs["cluster"]) == set(ids)
+    assert {t["worker"] for t in runs["cluster"].values()} <= {
+        w for w in _worker_addresses(cluster)
+    }
+    out = tmp_path / "out"
+    _same(out / "one", out / "two", ids)
+    _same(out / "one", out / "cluster", ids)
+    # and each is what `mg train` of the trial's config.yaml gives
+    for tid in ids[:2]:
+        r = mg("train", f"out/one/{tid}/config.yaml", "--out", f"again/{tid}", "-q", cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+    _same(out / "one", tmp_path / "again", ids[:2])
+    # the table: grouped by point, best first, and the command that trains the best again
+    table = mg("sweep", str(path), "--out", "out/one", "--resume", "-q", cwd=tmp_path).stdout
+    assert "4 trials (0 run, 4 already done)" in table
+    assert "rank  train.lr  val_loss (last, lower is better)" in table
+    assert "mg train out/one/" in table
+
+
+def _worker_addresses(cluster) -> set[str]:
+    from distributed import Client
+
+    with Client(cluster.address, timeout=20, set_as_default=False) as c:
+        return set(c.scheduler_info(n_workers=-1)["workers"])
+
+
+def test_a_worker_killed_mid_sweep_every_trial_once(tmp_path, cluster):
+    path = write(tmp_path, RUN.replace("[1, 2]", "[1, 2, 3, 4]"), epochs=40)
+    env = {**os.environ, "NO_COLOR": "1"}
+    p = subprocess.Popen(
+        [*MG, "sweep", str(path), "--scheduler", cluster.address, "--out", "k", "--json"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        first = p.stdout.readline()  # one trial finished: the others are under way
+        assert first, p.stderr.read()
+        cluster.kill(cluster.workers[0])
+        rest, err = p.communicate(timeout=90)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, err
+    streamed = [json.loads(line) for line in [first, *rest.splitlines()]]
+    trials = _trials(tmp_path / "k")
+    assert len(trials) == 8 and sorted(trials) == sorted(r["id"] for r in streamed)
+    assert all(t["status"] == "ok" for t in trials.values())
+
+
+def test_a_worker_of_another_mg_version_is_refused(tmp_path, cluster):
+    preload = tmp_path / "other_version.py"
+    preload.write_text("import microgradcli\nmicrogradcli.__version__ = '9.9.9'\n")
+    w = cluster.add_worker("--preload", str(preload))
+    try:
+        cluster.wait_for_workers(len([x for x in cluster.workers if x.poll() is None]))
+        r = mg("sweep", str(write(tmp_path, RUN)), "--scheduler", cluster.address, cwd=tmp_path)
+    finally:
+        cluster.kill(w)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.startswith("error: worker tcp://127.0.0.1:") and "mg 9.9.9" in r.stderr
+    assert len(r.stderr.splitlines()) == 1 and not (tmp_path / "runs").exists()
+
+
+def test_unreachable_scheduler_is_one_error_within_10_s(tmp_path):
+    pytest.importorskip("distributed")
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nobody listens there once closed
+    t0 = time.monotonic()
+    r = mg(
+        "sweep",
+        str(write(tmp_path, RUN)),
+        "--scheduler",
+        f"tcp://127.0.0.1:{port}",
+        cwd=tmp_path,
+        timeout=30,
+    )
+    assert time.monotonic() - t0 < 10
+    assert r.returncode == 2 and r.stderr.startswith("error: cannot reach the Dask scheduler")
+    assert len(r.stderr.splitlines()) == 1, r.stderr
+
+
+def test_ctrl_c_keeps_finished_trials_and_resume_finishes(tmp_path):
+    path = write(tmp_path, RUN.replace("[1, 2]", "[1, 2, 3, 4, 5]"), epochs=30)
+    env = {**os.environ, "NO_COLOR": "1"}
+    p = subprocess.Popen(
+        [*MG, "sweep", str(path), "--jobs", "1", "--json"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        first = p.stdout.readline()
+        assert first, p.stderr.read()
+        p.send_signal(signal.SIGINT)
+        rest, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 130, err
+    assert "finish with: mg sweep" in err and "--resume" in err and "Traceback" not in err
+    sweep_dir = tmp_path / "runs" / "sweeps" / "run"
+    before = _trials(sweep_dir)
+    assert 1 <= len(before) < 10 and len(before) == 1 + len(rest.splitlines())
+    r = mg("sweep", str(path), "--jobs", "1", cwd=tmp_path)
+    assert r.returncode == 2 and "--resume" in r.stderr  # it never overwrites a sweep silently
+    r = mg("sweep", str(path), "--jobs", "1", "--resume", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert f"10 trials ({10 - len(before)} run, {len(before)} already done)" in r.stdout
+    after = _trials(sweep_dir)
+    assert len(after) == 10
+    assert all(after[tid] == line for tid, line in before.items())  # not rerun
+
+
+def test_diverged_is_recorded_a_crash_fails_the_sweep_at_the_end(tmp_path):
+    path = write(tmp_path, RUN.replace("[0.2, 0.6]", "[0.2, 1.0e+200]").replace("[1, 2]", "[1]"))
+    r = mg("sweep", str(path), "--jobs", "1", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    trials = _trials(tmp_path / "runs" / "sweeps" / "run")
+    assert sorted(t["status"] for t in trials.values()) == ["diverged", "ok"]
+    assert "1 diverged" in r.stdout
+    (tmp_path / "csv.yaml").write_text("data: {source: csv, path: gone.csv}\ntrain: {epochs: 2}\n")
+    (tmp_path / "c.yaml").write_text("base: csv.yaml\nparameters: {train.lr: [0.1, 0.2]}\n")
+    r = mg("sweep", "c.yaml", "--jobs", "1", cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stderr.splitlines()[-1].startswith("error: 2 of 2 trials failed")
+    trials = _trials(tmp_path / "runs" / "sweeps" / "c")
+    assert [t["status"] for t in trials.values()] == ["failed", "failed"]
+    assert all("gone.csv" in t["error"] for t in trials.values())

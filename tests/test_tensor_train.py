@@ -1,0 +1,140 @@
+"""train.engine: tensor against train.engine: scalar: the same losses, weights and optimizer
+state bit for bit (train.exact: true), or to 1e-9 (false); checkpoints work on both."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from microgradcli.checkpoint import load_checkpoint
+from microgradcli.config import load_config
+from microgradcli.train import train
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+
+def run(tmp_path: Path, name: str, engine: str, overrides=(), out=None, **kw):
+    sets = [f"train.engine={engine}", *overrides]
+    cfg, base = load_config(CONFIGS / f"{name}.yaml", sets)
+    return train(cfg, base, out=tmp_path / (out or f"{name}-{engine}"), **kw)
+
+
+def model_json(run_dir: Path) -> dict:
+    m = json.loads((run_dir / "model.json").read_text())
+    m["config"]["train"].pop("engine")
+    m["config"]["train"].pop("exact")
+    return m
+
+
+def log(run_dir: Path) -> list[dict]:
+    recs = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in r.items() if k != "time"} for r in recs]
+
+
+def same_run(tmp_path, name, overrides=()):
+    a = run(tmp_path, name, "scalar", overrides)
+    b = run(tmp_path, name, "tensor", overrides)
+    assert log(b.run_dir) == log(a.run_dir)  # every epoch's losses and accuracies
+    assert model_json(b.run_dir) == model_json(a.run_dir)  # weights, optimizer state, epoch
+    return a, b
+
+
+# The shipped configs, cut short where they are long (the identity holds at every epoch).
+@pytest.mark.parametrize(
+    ("name", "overrides"),
+    [
+        ("binary", []),
+        ("moons", ["train.epochs=15"]),  # hinge, sgd, linear schedule, full batch, L2
+        ("spiral", ["train.epochs=12"]),  # cross-entropy, adam, minibatches, val split
+        ("sine", ["train.epochs=40"]),  # regression: mse, tanh, adam, step schedule
+        ("flowers", []),  # CSV, normalisation, momentum, early stopping, checkpoint_every
+    ],
+)
+def test_shipped_configs_are_bit_identical_on_both_engines(tmp_path, name, overrides):
+    a, b = same_run(tmp_path, name, overrides)
+    assert a.stopped == b.stopped
+    if name == "flowers":
+        assert a.stopped == "early_stopping" or a.summary["epochs"] == 40
+
+
+SMALL = ["data.n_samples=24", "model.hidden=[5, 3]", "train.epochs=4"]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["train.loss=bce", "model.activation=tanh", "train.optimizer=adam", "train.batch_size=5"],
+        ["train.loss=mse", "model.activation=sigmoid", "model.output_activation=tanh"],
+        ["train.loss=hinge", "model.activation=linear", "train.optimizer=momentum", "train.l2=0"],
+        ["train.loss=mse", "train.reduction=sum", "train.lr=0.01", "model.init=xavier"],
+        [
+            "train.loss=bce",
+            "model.activation=relu",
+            "model.init=he",
+            "train.schedule=cosine",
+            "train.batch_size=7",
+            "data.val_split=0.25",
+            "data.normalize=true",
+        ],
+        [
+            "train.loss=hinge",
+            "model.output_activation=tanh",
+            "train.schedule=step",
+            "train.batch_size=1",
+        ],
+    ],
+)
+def test_loss_optimizer_activation_batch_combinations(tmp_path, overrides):
+    same_run(tmp_path, "moons", [*SMALL, *overrides])
+
+
+def test_multiclass_combinations(tmp_path):
+    same_run(
+        tmp_path,
+        "spiral",
+        [
+            "train.epochs=3",
+            "model.activation=sigmoid",
+            "train.optimizer=momentum",
+            "train.reduction=sum",
+            "train.lr=0.01",
+            "train.l2=0.001",
+            "train.batch_size=11",
+        ],
+    )
+
+
+@pytest.mark.parametrize(("first", "second"), [("scalar", "tensor"), ("tensor", "scalar")])
+def test_resume_across_engines(tmp_path, first, second):
+    # (a constant schedule: the learning rate of a schedule depends on train.epochs)
+    sets = ["train.epochs=6", "train.schedule=constant"]
+    whole = run(tmp_path, "spiral", "scalar", sets, out="whole")
+    half = run(tmp_path, "spiral", first, ["train.epochs=3", "train.schedule=constant"], out="half")
+    cfg, base = load_config(CONFIGS / "spiral.yaml", [f"train.engine={second}", *sets])
+    train(cfg, base, resume=half.run_dir / "model.json")
+    assert log(half.run_dir) == log(whole.run_dir)
+    assert model_json(half.run_dir) == model_json(whole.run_dir)
+
+
+def test_fast_mode_is_within_1e9(tmp_path):
+    a = run(tmp_path, "spiral", "scalar", ["train.epochs=12"])
+    b = run(tmp_path, "spiral", "tensor", ["train.epochs=12", "train.exact=false"])
+    for ra, rb in zip(log(a.run_dir), log(b.run_dir), strict=True):
+        assert rb["loss"] == pytest.approx(ra["loss"], rel=1e-9)
+        assert rb["val_loss"] == pytest.approx(ra["val_loss"], rel=1e-9)
+    wa = model_json(a.run_dir)["model"]["layers"]
+    wb = model_json(b.run_dir)["model"]["layers"]
+    for la, lb in zip(wa, wb, strict=True):
+        for na, nb in zip(la, lb, strict=True):
+            assert nb["w"] == pytest.approx(na["w"], rel=1e-9, abs=1e-12)
+            assert nb["b"] == pytest.approx(na["b"], rel=1e-9, abs=1e-12)
+
+
+def test_a_tensor_checkpoint_predicts_as_the_scalar_forward(tmp_path):
+    b = run(tmp_path, "spiral", "tensor", ["train.epochs=3"])
+    ck = load_checkpoint(b.run_dir / "model.json")
+    assert ck.config["train"]["engine"] == "tensor"
+    rows = [[0.1 * i, -0.05 * i] for i in range(20)]
+    assert [ck.predict(r)["output"] for r in rows] == ck.model.forward_floats(rows)
