@@ -12,10 +12,19 @@ import difflib
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from microgradcli.activations import HIDDEN, OUTPUT
 from microgradcli.errors import InputError
@@ -36,11 +45,25 @@ __all__ = [
 ]
 
 MAX_ERRORS = 5  # validation errors reported at once; the rest are counted
-_NUMBERS = (  # numeric keys of every section, where true/false must not pass as 1/0
-    *("seed", "val_split", "n_samples", "noise", "factor", "classes", "x", "hidden", "target"),
-    *("epochs", "lr", "momentum", "beta2", "eps", "lr_end", "step_size", "gamma"),
-    *("batch_size", "l2", "patience", "min_delta", "checkpoint_every", "snapshot_every"),
-)
+
+
+def number(v: Any) -> Any:
+    """A number field takes numbers only: `lr: "0.1"` and `epochs: true` are refused, as
+    the JSON Schema that `mg schema` prints refuses them (pydantic alone would convert)."""
+    if isinstance(v, (str, bool)):
+        raise PydanticCustomError("float_type", "Input should be a valid number")
+    return v
+
+
+def whole_number(v: Any) -> Any:
+    """number() for whole-number fields (10.0 is still 10, as in JSON Schema)."""
+    if isinstance(v, (str, bool)):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return v
+
+
+Number = Annotated[float, BeforeValidator(number)]
+Whole = Annotated[int, BeforeValidator(whole_number)]
 
 
 class _Section(BaseModel):
@@ -48,23 +71,10 @@ class _Section(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    @field_validator(*_NUMBERS, mode="before", check_fields=False)
-    @classmethod
-    def _no_bool_numbers(cls, v: Any) -> Any:
-        # pydantic would take true as 1: `epochs: true` must not quietly train one epoch
-        items = (
-            [x for row in v for x in (row if isinstance(row, list) else [row])]
-            if isinstance(v, list)
-            else [v]
-        )
-        if any(isinstance(x, bool) for x in items):
-            raise ValueError(f"must be a number, not true or false (got {_show(v)})")
-        return v
-
 
 # -- data -----------------------------------------------------------------------------
 class _DataCommon(_Section):
-    val_split: float = Field(
+    val_split: Number = Field(
         0.0,
         ge=0.0,
         lt=1.0,
@@ -80,10 +90,10 @@ class InlineData(_DataCommon):
     """Samples written in the config itself."""
 
     source: Literal["inline"] = Field(description="Samples written in the config: x and y.")
-    x: list[list[float]] = Field(
+    x: list[list[Number]] = Field(
         min_length=1, description="Input rows, all of the same width, e.g. [[2.0, 3.0, -1.0]]."
     )
-    y: list[float | int | str] = Field(
+    y: list[Number | Whole | str] = Field(
         min_length=1,
         description="One label or target per row: ±1 or 0/1 (binary), classes, or real numbers.",
     )
@@ -113,7 +123,7 @@ class CsvData(_DataCommon):
         min_length=1,
         description="The CSV file; a relative path is relative to the config file's folder.",
     )
-    target: str | int | None = Field(
+    target: str | Whole | None = Field(
         None,
         description="The target column: a header name or a 0-based index (negative counts "
         "from the end); null = the last column.",
@@ -125,22 +135,22 @@ class CsvData(_DataCommon):
 
 
 class _Generator(_DataCommon):
-    n_samples: int = Field(100, ge=2, description="How many samples to generate.")
+    n_samples: Whole = Field(100, ge=2, description="How many samples to generate.")
 
 
 class MoonsData(_Generator):
     """Two interleaving half circles (binary, labels 0/1)."""
 
     source: Literal["moons"] = Field(description="Two interleaving half circles, labels 0/1.")
-    noise: float = Field(0.1, ge=0.0, description="Standard deviation of Gaussian noise added.")
+    noise: Number = Field(0.1, ge=0.0, description="Standard deviation of Gaussian noise added.")
 
 
 class CirclesData(_Generator):
     """A small circle inside a large one (binary, labels 0/1)."""
 
     source: Literal["circles"] = Field(description="A circle inside a circle, labels 0/1.")
-    noise: float = Field(0.05, ge=0.0, description="Standard deviation of Gaussian noise added.")
-    factor: float = Field(
+    noise: Number = Field(0.05, ge=0.0, description="Standard deviation of Gaussian noise added.")
+    factor: Number = Field(
         0.5, gt=0.0, lt=1.0, description="Radius of the inner circle relative to the outer."
     )
 
@@ -149,29 +159,40 @@ class XorData(_Generator):
     """Points in the four quadrants, labelled 1 where x1*x2 > 0 (binary, labels 0/1)."""
 
     source: Literal["xor"] = Field(description="The XOR pattern over four quadrants, labels 0/1.")
-    noise: float = Field(0.1, ge=0.0, description="Standard deviation of Gaussian noise added.")
+    noise: Number = Field(0.1, ge=0.0, description="Standard deviation of Gaussian noise added.")
 
 
 class BlobsData(_Generator):
     """Gaussian blobs around centres evenly spaced on a circle (labels 0..classes-1)."""
 
     source: Literal["blobs"] = Field(description="Gaussian blobs, one per class.")
-    noise: float = Field(0.5, ge=0.0, description="Standard deviation of each blob.")
-    classes: int = Field(3, ge=2, description="How many blobs (classes).")
+    noise: Number = Field(0.5, ge=0.0, description="Standard deviation of each blob.")
+    classes: Whole = Field(3, ge=2, description="How many blobs (classes).")
 
 
 class SpiralData(_Generator):
     """Interleaved spiral arms, one per class (labels 0..classes-1), as in CS231n."""
 
     source: Literal["spiral"] = Field(description="Interleaved spiral arms, one per class.")
-    noise: float = Field(
+    noise: Number = Field(
         0.2, ge=0.0, description="Standard deviation of the noise added to each point's angle."
     )
-    classes: int = Field(3, ge=2, description="How many arms (classes).")
+    classes: Whole = Field(3, ge=2, description="How many arms (classes).")
+
+
+class Mnist1dData(_Generator):
+    """MNIST-1D (Greydanus 2020): ten 1-D digit templates, padded, shifted, scaled, sheared
+    and noised into 40 features (labels 0..9); a benchmark an MLP gets about 68% right."""
+
+    source: Literal["mnist1d"] = Field(description="MNIST-1D: 40 features, 10 classes.")
+    n_samples: int = Field(4000, ge=10, description="How many samples to generate.")
+    noise: float = Field(
+        1.0, ge=0.0, description="Scale of the paper's noises (1 = as published, 0 = none)."
+    )
 
 
 DataConfig = Annotated[
-    InlineData | CsvData | MoonsData | CirclesData | XorData | BlobsData | SpiralData,
+    InlineData | CsvData | MoonsData | CirclesData | XorData | BlobsData | SpiralData | Mnist1dData,
     Field(discriminator="source"),
 ]
 _DATA_MODELS: dict[str, type[_Section]] = {
@@ -182,6 +203,7 @@ _DATA_MODELS: dict[str, type[_Section]] = {
     "xor": XorData,
     "blobs": BlobsData,
     "spiral": SpiralData,
+    "mnist1d": Mnist1dData,
 }
 SOURCES = tuple(_DATA_MODELS)  # the `data.source` choices
 
@@ -190,7 +212,7 @@ SOURCES = tuple(_DATA_MODELS)  # the `data.source` choices
 class ModelConfig(_Section):
     """The MLP; its input and output sizes come from the data."""
 
-    hidden: list[Annotated[int, Field(ge=1)]] = Field(
+    hidden: list[Annotated[Whole, Field(ge=1)]] = Field(
         default_factory=lambda: [16, 16],
         description="Hidden layer sizes, e.g. [16, 16]; [] is a linear model.",
     )
@@ -209,7 +231,7 @@ class ModelConfig(_Section):
 class TrainConfig(_Section):
     """The loss, the optimiser and its learning-rate schedule."""
 
-    epochs: int = Field(100, ge=1, description="Epochs in total (a resumed run counts them all).")
+    epochs: Whole = Field(100, ge=1, description="Epochs in total (a resumed run counts them all).")
     loss: Literal[tuple(LOSSES)] = Field(
         "hinge",
         description="mse (regression, or binary), hinge (max-margin, binary), bce (binary, on "
@@ -223,35 +245,35 @@ class TrainConfig(_Section):
     optimizer: Literal[tuple(OPTIMIZERS)] = Field(
         "sgd", description="sgd, momentum (heavy ball) or adam."
     )
-    lr: float = Field(1.0, gt=0.0, description="Learning rate (at the start of the schedule).")
-    momentum: float = Field(
+    lr: Number = Field(1.0, gt=0.0, description="Learning rate (at the start of the schedule).")
+    momentum: Number = Field(
         0.9, ge=0.0, lt=1.0, description="Momentum of the momentum optimiser; beta1 of adam."
     )
-    beta2: float = Field(0.999, ge=0.0, lt=1.0, description="adam's beta2.")
-    eps: float = Field(1e-8, gt=0.0, description="adam's epsilon.")
+    beta2: Number = Field(0.999, ge=0.0, lt=1.0, description="adam's beta2.")
+    eps: Number = Field(1e-8, gt=0.0, description="adam's epsilon.")
     schedule: Literal[tuple(SCHEDULES)] = Field(
         "linear",
         description="Learning rate over the epochs: constant; linear or cosine from lr to "
         "lr_end; step multiplies by gamma every step_size epochs.",
     )
-    lr_end: float = Field(0.1, ge=0.0, description="Final learning rate of linear and cosine.")
-    step_size: int | None = Field(
+    lr_end: Number = Field(0.1, ge=0.0, description="Final learning rate of linear and cosine.")
+    step_size: Whole | None = Field(
         None, ge=1, description="Epochs between drops of the step schedule; null = epochs/4."
     )
-    gamma: float = Field(
+    gamma: Number = Field(
         0.5, gt=0.0, le=1.0, description="Factor of each drop of the step schedule."
     )
-    batch_size: int | None = Field(
+    batch_size: Whole | None = Field(
         None, ge=1, description="Samples per step (seeded shuffle each epoch); null = full batch."
     )
-    l2: float = Field(1e-4, ge=0.0, description="L2 penalty: l2 * sum of squared weights.")
-    patience: int | None = Field(
+    l2: Number = Field(1e-4, ge=0.0, description="L2 penalty: l2 * sum of squared weights.")
+    patience: Whole | None = Field(
         None,
         ge=1,
         description="Stop after this many epochs without improvement of val_loss (or of loss "
         "without a validation split), keeping the best model; null = never.",
     )
-    min_delta: float = Field(
+    min_delta: Number = Field(
         0.0, ge=0.0, description="How much lower a loss must be to count as an improvement."
     )
     engine: Literal["scalar", "tensor"] = Field(
@@ -273,10 +295,10 @@ class OutputConfig(_Section):
         None,
         description="Run directory (relative to the current folder); null = runs/<name>.",
     )
-    checkpoint_every: int = Field(
+    checkpoint_every: Whole = Field(
         0, ge=0, description="Write model.json every this many epochs; 0 = only at the end."
     )
-    snapshot_every: int = Field(
+    snapshot_every: Whole = Field(
         0,
         ge=0,
         description="Keep the weights every this many epochs (and at the start and the end) "
@@ -294,12 +316,21 @@ class Config(_Section):
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
         description="Names the default run directory runs/<name>; defaults to the file's name.",
     )
-    seed: int = Field(
+    seed: Whole = Field(
         1, ge=0, description="Same seed and config give the same losses and weights, bit for bit."
     )
     data: DataConfig = Field(
         default_factory=lambda: MoonsData(source="moons"),
         description="Where the samples come from.",
+        # The union's tag as a plain enum: JSON Schema tools ignore `discriminator`, so
+        # without it an editor could only say that no member matched.
+        json_schema_extra={
+            "type": "object",
+            "required": ["source"],
+            "properties": {
+                "source": {"enum": list(_DATA_MODELS), "description": "The kind of data."}
+            },
+        },
     )
     model: ModelConfig = Field(default_factory=ModelConfig, description="The network.")
     train: TrainConfig = Field(default_factory=TrainConfig, description="How it is trained.")
@@ -309,7 +340,7 @@ class Config(_Section):
     @classmethod
     def _data_needs_source(cls, v: Any) -> Any:
         if isinstance(v, dict) and "source" not in v:
-            raise ValueError(f"missing; choose one of {', '.join(SOURCES)}")
+            raise PydanticCustomError("missing_source", "data.source is missing")
         return v
 
 
@@ -338,75 +369,94 @@ def _model_for(path: tuple, raw: Any) -> type[BaseModel] | None:
     return None
 
 
-def _describe(err: dict, raw: Any) -> str:
+_NOTHING = object()
+
+
+class Problem(NamedTuple):
+    """What is wrong with one key: the rule it breaks ("must be > 0"), for type errors the
+    kind it must be ("a whole number"), and the value it got (when there is one)."""
+
+    rule: str
+    kind: str | None = None
+    got: Any = _NOTHING
+
+    def __str__(self) -> str:
+        return self.rule if self.got is _NOTHING else f"{self.rule} (got {_show(self.got)})"
+
+
+_BOUNDS = {
+    "greater_than": ">",
+    "greater_than_equal": ">=",
+    "less_than": "<",
+    "less_than_equal": "<=",
+}
+_KINDS = {
+    "int_parsing": "a whole number",
+    "int_type": "a whole number",
+    "int_from_float": "a whole number",
+    "float_parsing": "a number",
+    "float_type": "a number",
+    "finite_number": "a finite number",
+    "bool_parsing": "true or false",
+    "bool_type": "true or false",
+    "string_type": "a string",
+    "list_type": "a list, e.g. [16, 16]",
+    "dict_type": "a mapping of keys to values",
+    "model_type": "a mapping of keys to values",
+    "model_attributes_type": "a mapping of keys to values",
+}
+
+
+def _describe(err: dict, raw: Any) -> Problem:
+    """One pydantic error as a Problem a person can act on."""
     t, ctx, inp = err["type"], err.get("ctx") or {}, err.get("input")
-    got = f" (got {_show(inp)})"
-    loc = tuple(err["loc"])
     if t == "extra_forbidden":
-        if len(loc) >= 3 and loc[0] == "data" and loc[1] in _DATA_MODELS:
-            model = _DATA_MODELS[loc[1]]
-        else:
-            model = _model_for(loc[:-1], raw)
-        allowed = sorted(model.model_fields) if model else []
-        key = str(loc[-1])
-        match = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-        if match:
-            return f"unknown key; did you mean '{match[0]}'?"
-        where = ""
-        if _key_path(loc)[:-1] == ("data",):
-            owners = [s for s, m in _DATA_MODELS.items() if key in m.model_fields]
-            if owners:
-                where = f" (it belongs to source {' or '.join(owners)})"
-        return f"unknown key{where}; allowed here: {', '.join(allowed)}"
+        return _unknown_key(tuple(err["loc"]), raw)
     if t == "missing":
-        return "missing; this key is required here"
-    bounds = {
-        "greater_than": ">",
-        "greater_than_equal": ">=",
-        "less_than": "<",
-        "less_than_equal": "<=",
-    }
-    if t in bounds:
+        return Problem("missing; this key is required here")
+    if t == "missing_source":
+        return Problem(f"missing; choose one of {', '.join(SOURCES)}")
+    if t in _BOUNDS:
         limit = next(iter(ctx.values()))
         if isinstance(limit, float) and limit.is_integer():
             limit = int(limit)  # "must be > 0", as a person would write it
-        return f"must be {bounds[t]} {limit}{got}"
-    kinds = {
-        "int_parsing": "a whole number",
-        "int_type": "a whole number",
-        "int_from_float": "a whole number",
-        "float_parsing": "a number",
-        "float_type": "a number",
-        "finite_number": "a finite number",
-        "bool_parsing": "true or false",
-        "bool_type": "true or false",
-        "string_type": "a string",
-        "list_type": "a list, e.g. [16, 16]",
-        "dict_type": "a mapping of keys to values",
-        "model_type": "a mapping of keys to values",
-        "model_attributes_type": "a mapping of keys to values",
+        return Problem(f"must be {_BOUNDS[t]} {limit}", got=inp)
+    if t in _KINDS:
+        return Problem(f"must be {_KINDS[t]}", _KINDS[t], inp)
+    rules = {
+        "literal_error": f"must be one of {ctx.get('expected', '')}",
+        "union_tag_invalid": f"must be one of {', '.join(SOURCES)}",
+        "too_short": f"needs at least {ctx.get('min_length')} item(s)",
+        "too_long": f"takes at most {ctx.get('max_length')} item(s)",
+        "string_too_short": "must not be empty",
+        "string_too_long": f"must be at most {ctx.get('max_length')} character(s)",
+        "string_pattern_mismatch": "must be letters, digits, '.', '_' or '-' (it names a folder)",
     }
-    if t in kinds:
-        return f"must be {kinds[t]}{got}"
-    if t == "literal_error":
-        return f"must be one of {ctx.get('expected', '')}{got}"
-    if t == "union_tag_invalid":
-        return f"must be one of {', '.join(SOURCES)}{got}"
-    if t == "too_short":
-        return f"needs at least {ctx.get('min_length')} item(s){got}"
-    if t == "too_long":
-        return f"takes at most {ctx.get('max_length')} item(s){got}"
-    if t == "string_too_short":
-        return f"must not be empty{got}"
-    if t == "string_too_long":
-        return f"must be at most {ctx.get('max_length')} character(s){got}"
-    if t == "string_pattern_mismatch":
-        return f"must be letters, digits, '.', '_' or '-' (it names a folder){got}"
+    if t in rules:
+        return Problem(rules[t], got=ctx.get("tag", inp) if t == "union_tag_invalid" else inp)
     if t == "value_error":
-        msg = str(ctx.get("error", err["msg"]))
-        return msg
+        return Problem(str(ctx.get("error", err["msg"])))
     msg = err["msg"]
-    return (msg[:1].lower() + msg[1:]) + got
+    return Problem(msg[:1].lower() + msg[1:], got=inp)
+
+
+def _unknown_key(loc: tuple, raw: Any) -> Problem:
+    """An unknown key: the one it was probably meant to be, or what is allowed there."""
+    if len(loc) >= 3 and loc[0] == "data" and loc[1] in _DATA_MODELS:
+        model = _DATA_MODELS[loc[1]]
+    else:
+        model = _model_for(loc[:-1], raw)
+    allowed = sorted(model.model_fields) if model else []
+    key = str(loc[-1])
+    match = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    if match:
+        return Problem(f"unknown key; did you mean '{match[0]}'?")
+    where = ""
+    if _key_path(loc)[:-1] == ("data",):
+        owners = [s for s, m in _DATA_MODELS.items() if key in m.model_fields]
+        if owners:
+            where = f" (it belongs to source {' or '.join(owners)})"
+    return Problem(f"unknown key{where}; allowed here: {', '.join(allowed)}")
 
 
 def _key_path(loc: tuple) -> tuple:
@@ -451,29 +501,36 @@ class _Where:
         return self.name
 
 
+def _union_member(loc: tuple) -> bool:
+    """Whether an error's location ends in the member of a union it was tried against
+    (pydantic names them str, int, function-before[whole_number(), int], ...)."""
+    last = loc[-1] if len(loc) > 1 else None
+    return isinstance(last, str) and (
+        last in ("str", "int", "float", "bool") or last.startswith("function-")
+    )
+
+
 def _validation_error(e: ValidationError, raw: Any, where: _Where) -> InputError:
-    found = []
+    found: list[tuple[int, str]] = []
     members: dict[tuple, tuple[int, list[str]]] = {}  # a union's path -> (its line, each kind)
     for err in e.errors(include_url=False):
         loc = tuple(err["loc"])
-        if len(loc) > 1 and loc[-1] in ("str", "int", "float", "bool"):  # a union's member
+        problem = _describe(err, raw)
+        if _union_member(loc):  # one line for the union: "must be a string or a number"
             path = _key_path(loc[:-1])
             index, kinds = members.setdefault(path, (len(found), []))
-            kinds.append(_describe(err, raw).split(" (got ")[0].removeprefix("must be "))
-            text = f"{where(path)}: {_dotted(path)}: must be {' or '.join(kinds)} (got {_show(err.get('input'))})"
+            kinds.append(problem.kind or problem.rule)
+            problem = Problem(f"must be {' or '.join(kinds)}", got=err.get("input"))
+            text = f"{where(path)}: {_dotted(path)}: {problem}"
             if index == len(found):
                 found.append((where.line(path), text))
             else:
                 found[index] = (where.line(path), text)
             continue
         path = _key_path(loc)
-        if path == ("data",) and (
-            err["type"] == "union_tag_invalid" or "choose one of" in str(err.get("ctx"))
-        ):
+        if path == ("data",) and err["type"] in ("union_tag_invalid", "missing_source"):
             path = ("data", "source")
-            if err["type"] == "union_tag_invalid":
-                err["input"] = (err.get("ctx") or {}).get("tag")
-        found.append((where.line(path), f"{where(path)}: {_dotted(path)}: {_describe(err, raw)}"))
+        found.append((where.line(path), f"{where(path)}: {_dotted(path)}: {problem}"))
     found.sort(key=lambda item: item[0])  # in file order
     lines = [text for _, text in found[:MAX_ERRORS]]
     if len(found) > MAX_ERRORS:
@@ -507,21 +564,30 @@ def _cross_check(cfg: Config) -> list[tuple[tuple, str]]:
 
 # -- loading ------------------------------------------------------------------------------
 class _Loader(yaml.SafeLoader):
-    """yaml.SafeLoader without YAML 1.1's base-60 and octal numbers: `lr: 1:30` is not 90
-    and `epochs: 010` is not 8 (YAML 1.2 dropped both); such text stays text. Exponents
-    as YAML 1.2 writes them (`1e9`, `1.0e9`) are numbers."""
+    """yaml.SafeLoader with YAML 1.2's numbers: `lr: 1:30` is not 90 (base 60 is text),
+    `epochs: 010` is 10 (not octal 8), `l2: 1e-4` is a number (YAML 1.1 wants a dot)."""
 
 
 _NUMBER_RESOLVERS = {
     "tag:yaml.org,2002:int": re.compile(
-        r"^(?:[-+]?0b[0-1_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"
+        r"^(?:[-+]?0b[0-1_]+|[-+]?[0-9][0-9_]*|[-+]?0x[0-9a-fA-F_]+|[-+]?0o[0-7_]+)$"
     ),
     "tag:yaml.org,2002:float": re.compile(
         r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?"
-        r"|[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+"  # 1e9 and 1.0e9 are numbers, as in YAML 1.2
+        r"|[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+"
         r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
     ),
 }
+
+
+def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    text = loader.construct_scalar(node).replace("_", "")
+    sign, digits = (-1, text[1:]) if text[:1] == "-" else (1, text.lstrip("+"))
+    base = {"0b": 2, "0o": 8, "0x": 16}.get(digits[:2].lower(), 10)
+    return sign * int(digits[2:] if base != 10 else digits, base)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 _Loader.yaml_implicit_resolvers = {
     first: [(tag, _NUMBER_RESOLVERS.get(tag, regexp)) for tag, regexp in resolvers]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()

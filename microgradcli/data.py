@@ -177,6 +177,13 @@ def _spiral(n: int, noise: float, rng: random.Random, classes: int):
     return rows, labels, 0.0
 
 
+def _mnist1d(n: int, noise: float, rng: random.Random):
+    from microgradcli import mnist1d
+
+    rows, labels = mnist1d.generate(n, rng, noise)
+    return rows, labels, 0.0  # noised already
+
+
 # The generators (data.source): (n, noise, rng, **their own settings) -> rows, labels and
 # the jitter still to add. Their settings and defaults live in config.py's data models.
 GENERATORS = {
@@ -185,6 +192,7 @@ GENERATORS = {
     "xor": _xor,
     "blobs": _blobs,
     "spiral": _spiral,
+    "mnist1d": _mnist1d,
 }
 
 
@@ -223,25 +231,7 @@ def read_csv(
     cells is not a number where the row below has a number.
     """
     path = Path(path)
-    text = read_text(
-        path, "data file", missing_hint="check data.path", folder_hint="give a CSV file (data.path)"
-    )
-    numbered: list[tuple[int, list[str]]] = []
-    for n, line in table_lines(text.splitlines()):
-        width = len(numbered[0][1]) if numbered else None
-        numbered.append((n, csv_cells(line, f"{path}:{n}", delimiter, width)))
-    if not numbered:
-        raise InputError(f"{path}: the CSV file is empty")
-    if header is None:
-        header = is_header(numbered[0][1], numbered[1][1] if len(numbered) > 1 else None)
-    names: list[str]
-    if header:
-        names = list(numbered[0][1])
-        numbered = numbered[1:]
-        if not numbered:
-            raise InputError(f"{path}: the CSV file has a header but no rows")
-    else:
-        names = [f"x{j + 1}" for j in range(len(numbered[0][1]))]
+    names, numbered, header = _csv_table(path, header, delimiter)
     width = len(names)
     if width < 2:
         raise InputError(
@@ -277,6 +267,33 @@ def read_csv(
     if all(v is not None for v in numeric):
         labels = [int(v) if float(v).is_integer() else v for v in numeric]
     return rows, labels, features
+
+
+def _csv_table(
+    path: Path, header: bool | None, delimiter: str
+) -> tuple[list[str], list[tuple[int, list[str]]], bool]:
+    """The column names, the (line number, cells) of each row, and whether the file has a
+    header (detected when `header` is None)."""
+    text = read_text(
+        path, "data file", missing_hint="check data.path", folder_hint="give a CSV file (data.path)"
+    )
+    numbered: list[tuple[int, list[str]]] = []
+    for n, line in table_lines(text.splitlines()):
+        width = len(numbered[0][1]) if numbered else None
+        numbered.append((n, csv_cells(line, f"{path}:{n}", delimiter, width)))
+    if not numbered:
+        raise InputError(f"{path}: the CSV file is empty")
+    if header is None:
+        header = is_header(numbered[0][1], numbered[1][1] if len(numbered) > 1 else None)
+    names: list[str]
+    if header:
+        names = list(numbered[0][1])
+        numbered = numbered[1:]
+        if not numbered:
+            raise InputError(f"{path}: the CSV file has a header but no rows")
+    else:
+        names = [f"x{j + 1}" for j in range(len(numbered[0][1]))]
+    return names, numbered, bool(header)
 
 
 def _target_column(target: str | int | None, names: list[str], header: bool, path: Path) -> int:
@@ -369,7 +386,7 @@ _COMMON = {"source", "n_samples", "noise", "val_split", "normalize"}
 def _generated_rows(d: Any, seed: int, base_dir: Path | None) -> _ROWS:
     settings = {k: v for k, v in d if k not in _COMMON}  # the generator's own (classes, ...)
     x, y = generate(d.source, d.n_samples, d.noise, seed, **settings)
-    return x, y, ["x1", "x2"]
+    return x, y, [f"x{j}" for j in range(1, len(x[0]) + 1)]
 
 
 # The data sources (data.source): the config section, the seed and the config's folder ->

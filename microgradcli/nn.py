@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from operator import mul
 
 from microgradcli.activations import ACTIVATIONS, Activation, lookup
-from microgradcli.engine import Value, dense, dot, lsum
+from microgradcli.engine import Value, dense, lsum
 
 __all__ = ["ACTIVATIONS", "INITS", "Layer", "MLP", "Module", "Neuron"]
 
@@ -76,14 +76,12 @@ class Neuron(Module):
         self.b.label = f"{name}.b"
         self.activation = activation
 
-    def __call__(self, x: Sequence, fused: bool = True) -> Value:
-        """The neuron's output; fused=False builds w·x + b node by node, for drawing."""
-        if fused:
-            act = dot(self.w, x, self.b)
-        else:
-            act = self.b
-            for wi, xi in zip(self.w, x, strict=True):
-                act = act + wi * xi  # b + w1*x1 + ...: drawn in reading order
+    def __call__(self, x: Sequence) -> Value:
+        """act(b + w1*x1 + ...), built node by node as in the lecture (drawing, teaching;
+        Layer's fused path computes the same numbers as one node per neuron)."""
+        act = self.b
+        for wi, xi in zip(self.w, x, strict=True):
+            act = act + wi * xi  # b + w1*x1 + ...: drawn in reading order
         return lookup(self.activation).value(act)
 
     def parameters(self) -> list[Value]:
@@ -124,8 +122,10 @@ class Layer(Module):
         self.act: Activation = lookup(name)  # the registry entry, looked up once
 
     def __call__(self, x: Sequence, fused: bool = True) -> list[Value]:
+        """The layer's outputs: one w·x+b node per neuron (fused, for training), or the
+        lecture's graph of every multiply and add (fused=False, for drawing)."""
         if not fused:
-            return [n(x, fused=False) for n in self.neurons]
+            return [n(x) for n in self.neurons]
         acts = dense(self._ws, self._bs, x)
         act = self.act.value
         return [act(a) for a in acts]

@@ -850,3 +850,193 @@ def run_title(ckpt: Checkpoint, model_path: str | Path) -> str:
     """A short name for the run a checkpoint came from: its config's name, else its folder."""
     cfg = ckpt.config if isinstance(ckpt.config, dict) else {}
     return str(cfg.get("name") or Path(model_path).resolve().parent.name)
+
+
+# -- sweeps ------------------------------------------------------------------------------
+@dataclass
+class SweepData:
+    """A sweep's finished trials as points: x the value of one parameter, y the metric;
+    `series` groups them by the values of the other parameters (one colour each)."""
+
+    name: str
+    key: str
+    metric: str
+    at: str
+    ticks: list[Any]  # the parameter's distinct values, in the plan's order
+    categorical: bool
+    log_x: bool
+    series: list[tuple[str, list[tuple[Any, float]]]]  # (label, [(x, y), ...])
+    not_shown: dict[str, int]  # trials without a value, by status
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _log_spaced(values: list[float]) -> bool:
+    """Positive values spread over a decade or more, more evenly on a log scale than on a
+    linear one (0.01, 0.1, 1 or 2, 4, 8, 16): a log axis shows them evenly."""
+    v = sorted(set(values))
+    if len(v) < 2 or v[0] <= 0 or v[-1] / v[0] < 8:
+        return False
+    if len(v) == 2:
+        return v[-1] / v[0] >= 10
+    lin = np.diff(v)
+    log = np.diff(np.log(v))
+    return float(np.std(log) / np.mean(log)) < float(np.std(lin) / np.mean(lin))
+
+
+def sweep_data(sweep_dir: str | Path, by: str, metric: str | None = None) -> SweepData:
+    """Read a sweep folder (sweep.yaml, results.jsonl) for a plot of metric against `by`."""
+    import yaml
+
+    from microgradcli.sweep import METRICS, format_value, read_results
+
+    folder = Path(sweep_dir)
+    if folder.name in ("results.jsonl", "sweep.yaml"):
+        folder = folder.parent
+    plan_path = folder / "sweep.yaml"
+    if not plan_path.is_file():
+        raise InputError(
+            f"{sweep_dir}: not a sweep folder (no sweep.yaml); give the folder mg sweep "
+            "wrote, e.g. runs/sweeps/moons-lr"
+        )
+    try:
+        plan = yaml.safe_load(plan_path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{plan_path}: cannot read the sweep's plan ({e})") from None
+    if not isinstance(plan, dict) or not isinstance(plan.get("parameters"), dict):
+        raise InputError(f"{plan_path}: not a plan mg sweep wrote (no parameters)")
+    keys = list(plan["parameters"])
+    if by not in keys:
+        have = ", ".join(keys) if keys else "none: it varies only the seed"
+        raise InputError(
+            f"--by {by}: not a parameter of sweep {plan.get('name')} (its parameters: {have})"
+        )
+    saved = plan.get("metric") or {}
+    metric = metric or saved.get("name") or "loss"
+    if metric not in METRICS:
+        raise InputError(f"--metric {metric}: must be one of {', '.join(METRICS)}")
+    at = saved.get("at", "last") if metric == saved.get("name") else "last"
+    lines = read_results(folder)
+    order: list[str] = []  # the parameter's values in the plan's order
+    for t in plan.get("plan") or []:
+        shown = json.dumps((t.get("params") or {}).get(by), sort_keys=True)
+        if shown not in order:
+            order.append(shown)
+    series: dict[str, list[tuple[Any, float]]] = {}
+    not_shown: dict[str, int] = {}
+    for r in lines:
+        params = r.get("params") or {}
+        y = (r.get("metrics") or {}).get(metric)
+        if r.get("status") != "ok" or not _is_number(y) or by not in params:
+            status = r.get("status") if r.get("status") != "ok" else f"no {metric}"
+            not_shown[status] = not_shown.get(status, 0) + 1
+            continue
+        shown = json.dumps(params[by], sort_keys=True)
+        if shown not in order:
+            order.append(shown)
+        rest = ", ".join(f"{k}={format_value(v)}" for k, v in params.items() if k != by)
+        series.setdefault(rest, []).append((params[by], float(y)))
+    if not series:
+        raise InputError(
+            f"{folder}: no finished trial has a {metric} to plot"
+            + (f" ({', '.join(f'{n} {s}' for s, n in not_shown.items())})" if not_shown else "")
+        )
+    ticks = [json.loads(s) for s in order]
+    numeric = all(_is_number(v) for v in ticks)
+    log_x = numeric and (
+        by in (plan.get("log_scale") or []) or _log_spaced([float(v) for v in ticks])
+    )
+    return SweepData(
+        name=str(plan.get("name", folder.name)),
+        key=by,
+        metric=metric,
+        at=at,
+        ticks=ticks,
+        categorical=not numeric,
+        log_x=log_x,
+        series=list(series.items()),
+        not_shown=not_shown,
+    )
+
+
+def sweep_figure(data: SweepData, title: str | None = None) -> Figure:
+    """The metric against one parameter: a dot per trial, mean ± sd over the seeds per
+    value joined by a line, one colour per combination of the other parameters."""
+    from microgradcli.sweep import format_value
+
+    fig = _figure(7.0, 4.2)
+    ax = _axes(fig)
+    n = len(data.series)
+    index = {json.dumps(v, sort_keys=True): i for i, v in enumerate(data.ticks)}
+    spread = 0.25 if data.categorical and n > 1 else 0.0
+    for s, (label, points) in enumerate(data.series):
+        colour = PALETTE[s % len(PALETTE)]
+        shift = (s - (n - 1) / 2) * spread / max(n - 1, 1) if spread else 0.0
+        xs_of = {}
+        for x, y in points:
+            key = json.dumps(x, sort_keys=True)
+            xs_of.setdefault(key, []).append(y)
+        pos = [
+            (index[k] + shift if data.categorical else float(json.loads(k)), ys)
+            for k, ys in sorted(xs_of.items(), key=lambda item: index[item[0]])
+        ]
+        if not data.categorical:
+            pos.sort(key=lambda p: p[0])
+        dots_x = [x for x, ys in pos for _ in ys]
+        dots_y = [y for _, ys in pos for y in ys]
+        ax.scatter(dots_x, dots_y, s=16, color=colour, alpha=0.55, linewidths=0, zorder=3)
+        means = [float(np.mean(ys)) for _, ys in pos]
+        sds = [float(np.std(ys, ddof=1)) if len(ys) > 1 else 0.0 for _, ys in pos]
+        ax.errorbar(
+            [x for x, _ in pos],
+            means,
+            yerr=sds,
+            color=colour,
+            marker="o",
+            markersize=5,
+            linewidth=1.8,
+            capsize=3,
+            label=label or "mean ± sd over seeds",
+            zorder=4,
+        )
+    if data.categorical:
+        ax.set_xticks(range(len(data.ticks)), [format_value(v) for v in data.ticks])
+        ax.set_xlim(-0.5, len(data.ticks) - 0.5)
+    elif data.log_x:
+        ax.set_xscale("log")
+        ax.set_xticks([float(v) for v in data.ticks], [format_value(v) for v in data.ticks])
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    ys = [y for _, pts in data.series for _, y in pts]
+    if "accuracy" in data.metric:
+        ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    elif min(ys) > 0 and max(ys) / min(ys) > 1000:
+        ax.set_yscale("log")
+    ax.set_xlabel(data.key)
+    ax.set_ylabel(f"{data.metric} ({'best epoch' if data.at == 'best' else 'last epoch'})")
+    handles, labels = ax.get_legend_handles_labels()
+    legend_title = None
+    if n > 1:
+        legend_title = "lines: mean ± sd over seeds; dots: one trial each"
+    else:
+        handles.append(
+            Line2D([], [], color=PALETTE[0], marker="o", linestyle="none", markersize=4, alpha=0.55)
+        )
+        labels.append("one trial")
+    # below the axes: with many trials there is no empty corner to be sure of
+    ax.legend(
+        handles,
+        labels,
+        title=legend_title,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.14),
+        ncol=min(len(labels), 3),
+        frameon=False,
+    )
+    head = title or f"Sweep {data.name}: {data.metric} by {data.key}"
+    if data.not_shown and title is None:
+        head += " (" + ", ".join(f"{k} {v}" for k, v in data.not_shown.items()) + " not shown)"
+        head = head.replace("(", "\n(", 1) if len(head) > 70 else head
+    ax.set_title(head)
+    return fig

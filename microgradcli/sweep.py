@@ -33,6 +33,7 @@ import tempfile
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1101,7 +1102,10 @@ class _Dask:
             self.workers = n
             self.describe = f"the Dask cluster at {address} ({n} worker{'s' if n != 1 else ''} now)"
         else:
-            with _NoSigint():
+            # Another cluster's dashboard on port 8787 only makes Dask warn that it took
+            # another port for its HTTP server: noise for a user who asked for no dashboard.
+            with _NoSigint(), warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
                 self.cluster = LocalCluster(
                     n_workers=jobs,
                     processes=True,

@@ -80,10 +80,48 @@ def _map(f: Callable[[float], float], a: np.ndarray) -> np.ndarray:
     return np.fromiter(map(f, a.ravel().tolist()), np.float64, a.size).reshape(a.shape)
 
 
+def _rows_sum(stack: np.ndarray) -> np.ndarray:
+    """stack[0] + stack[1] + stack[2] + ..., added strictly in that order, elementwise.
+
+    numpy's sum over the outer axis of a C-contiguous array adds whole rows one after
+    another (its pairwise summation runs along the inner axis only); that is measured,
+    not documented, and pinned by tests/test_tensor.py. Rows of one number would be
+    summed pairwise, so those go through add.accumulate, sequential by definition.
+    """
+    stack = np.ascontiguousarray(stack)
+    if stack[0].size > 1:
+        return stack.sum(axis=0)
+    return np.add.accumulate(stack.reshape(-1))[-1].reshape(stack.shape[1:])
+
+
+def _stack(first: np.ndarray, n: int) -> np.ndarray:
+    """An (n + 1, *first.shape) array with first in row 0, the rest to be filled."""
+    stack = np.empty((n + 1, *first.shape))
+    stack[0] = first
+    return stack
+
+
+def _dot_rows(first: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """first + a[0]*b[0] + a[1]*b[1] + ..., strictly in that order, elementwise (a[r] and
+    b[r] broadcast to first's shape): what a chain of scalar multiply-adds computes.
+    Small: all products at once, then _rows_sum. Large: one row at a time, in cache."""
+    n = len(a)
+    if n * first.size <= 1 << 15:
+        stack = _stack(first, n)
+        np.multiply(a, b, out=stack[1:])
+        return _rows_sum(stack)
+    acc = np.empty(first.shape)
+    acc[...] = first
+    tmp = np.empty(first.shape)
+    for ar, br in zip(a, b, strict=True):
+        np.multiply(ar, br, out=tmp)
+        acc += tmp  # acc = acc + tmp, elementwise
+    return acc
+
+
 def _seq_sum(first: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """first + rows[0] + rows[1] + ..., added strictly in that order, elementwise."""
-    stack = np.concatenate((first[None], rows))
-    return np.add.accumulate(stack, axis=0)[-1]
+    return _rows_sum(np.concatenate((first[None], rows)))
 
 
 def _sum_back(grad: np.ndarray, contrib: np.ndarray) -> np.ndarray:
@@ -231,8 +269,8 @@ class Tensor:
             raise ValueError("@ takes 2-D tensors (use reshape for vectors)")
         ad, bd = a.data, b.data
         if _EXACT[0]:
-            products = ad.T[:, :, None] * bd[:, None, :]  # (k, n, m): one row per k
-            d = _seq_sum(np.zeros(products.shape[1:]), products)
+            # row k of the products: a[:, k] times b[k]
+            d = _dot_rows(np.zeros((ad.shape[0], bd.shape[1])), ad.T[:, :, None], bd[:, None, :])
         else:
             d = ad @ bd
         d = _check(d, "@")
@@ -240,8 +278,8 @@ class Tensor:
         def back(g):
             # d/da[i,k] = sum_j g[i,j] b[k,j];  d/db[k,j] = sum_i a[i,k] g[i,j]
             if _EXACT[0]:  # newest product first: j descending for a, i descending for b
-                a.grad = _seq_sum(a.grad, g.T[::-1, :, None] * bd.T[::-1, None, :])
-                b.grad = _seq_sum(b.grad, ad[::-1, :, None] * g[::-1, None, :])
+                a.grad = _dot_rows(a.grad, g.T[::-1, :, None], bd.T[::-1, None, :])
+                b.grad = _dot_rows(b.grad, ad[::-1, :, None], g[::-1, None, :])
             else:
                 a.grad = a.grad + g @ bd.T
                 b.grad = b.grad + ad.T @ g
@@ -390,10 +428,8 @@ def linear(x, w: Tensor, b: Tensor) -> Tensor:
     xd = xt.data if xt is not None else _array(x)
     wd, bd = w.data, b.data
     if _EXACT[0]:
-        rows = np.empty((xd.shape[1] + 1, xd.shape[0], wd.shape[0]))
-        rows[0] = bd
-        np.multiply(xd.T[:, :, None], wd.T[:, None, :], out=rows[1:])
-        d = np.add.accumulate(rows, axis=0)[-1]
+        first = np.broadcast_to(bd, (xd.shape[0], wd.shape[0]))
+        d = _dot_rows(first, xd.T[:, :, None], wd.T[:, None, :])  # row k: x[:, k] w[:, k]
     else:
         d = xd @ wd.T + bd
     d = _check(d, "a neuron's w·x + b")
@@ -404,10 +440,10 @@ def linear(x, w: Tensor, b: Tensor) -> Tensor:
             # The scalar engine visits samples newest first (i descending) for w and b,
             # and a sample's neurons newest first (j descending) for x.
             gr = g[::-1]
-            w.grad = _seq_sum(w.grad, gr[:, :, None] * xd[::-1, None, :])
+            w.grad = _dot_rows(w.grad, gr[:, :, None], xd[::-1, None, :])
             b.grad = _seq_sum(b.grad, gr)
             if xt is not None:
-                xt.grad = _seq_sum(xt.grad, g.T[::-1, :, None] * wd[::-1, None, :])
+                xt.grad = _dot_rows(xt.grad, g.T[::-1, :, None], wd[::-1, None, :])
         else:
             w.grad = w.grad + g.T @ xd
             b.grad = b.grad + g.sum(axis=0)

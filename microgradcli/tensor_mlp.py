@@ -22,7 +22,7 @@ from microgradcli.tensor import Tensor
 
 __all__ = ["TensorMLP", "forward_rows"]
 
-CHUNK = 2048  # rows per forward call when no graph is kept (bounds exact mode's memory)
+CHUNK = 256  # rows per forward call when no graph is kept (bounds exact mode's memory)
 
 
 def _activate(z: Tensor, activation: str) -> Tensor:

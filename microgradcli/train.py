@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from microgradcli.checkpoint import Checkpoint, load_checkpoint
 from microgradcli.config import Config, config_dict, dump_config
@@ -55,12 +55,33 @@ RUN_FILES = ("config.yaml", "log.jsonl", "model.json", "summary.json", SNAPSHOTS
 LOG_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "time")
 
 
+# Why a run stopped (summary.json's "stopped"): all epochs trained, patience ran out, a stop
+# request or Ctrl-C, or a non-finite loss or weight (exit 1, the last good checkpoint kept).
+StopReason = Literal["completed", "early_stopping", "interrupted", "diverged"]
+
+
+@dataclass
+class EpochResult:
+    """What one epoch's steps gave: summed data loss, correct count, the learning rate,
+    the validation metrics, and whether it was stopped (partial: before its last step,
+    so rolled back) or failed (why)."""
+
+    lr: float
+    loss_sum: float = 0.0
+    right: int = 0
+    val_loss: float | None = None
+    val_accuracy: float | None = None
+    stop: bool = False
+    partial: bool = False
+    failure: str | None = None
+
+
 @dataclass
 class TrainResult:
     """What a run produced: where, why it stopped, the summary and the log records."""
 
     run_dir: Path
-    stopped: str  # completed | early_stopping | interrupted
+    stopped: StopReason
     summary: dict[str, Any]
     history: list[dict[str, Any]] = field(default_factory=list)
     checkpoint: Checkpoint | None = None
@@ -258,18 +279,7 @@ def train(
     checkpoint and returns with stopped="interrupted". A non-finite loss or weight
     raises JobFailed after saving the last good checkpoint.
     """
-    ckpt_in: Checkpoint | None = None
-    if resume is not None:
-        resume = checkpoint_path(resume)
-        ckpt_in = load_checkpoint(resume)
-        _check_resumable(config, ckpt_in, resume)
-        run_dir = resume.parent
-        if out is not None and Path(out).resolve() != run_dir.resolve():
-            raise InputError(
-                "--resume continues the run in the checkpoint's folder; leave out --out"
-            )
-    else:
-        run_dir = resolve_run_dir(config, out)
+    ckpt_in, run_dir = _run_folder(config, out, resume)
     # Everything that can fail on bad input happens before anything touches the disk.
     ds = load_dataset(config, base_dir)
     check_size(  # a CSV file's size is known now
@@ -282,7 +292,7 @@ def train(
     )
     run = _Run(config, ds, run_dir)
     if ckpt_in is not None:
-        run.restore(ckpt_in, resume)
+        run.restore(ckpt_in, checkpoint_path(resume))
     else:
         _prepare_run_dir(run_dir, force)
     try:
@@ -308,6 +318,21 @@ def train(
         run.snapshots.close()
         if gc_was_on:
             gc.enable()
+
+
+def _run_folder(
+    config: Config, out: str | Path | None, resume: str | Path | None
+) -> tuple[Checkpoint | None, Path]:
+    """The checkpoint to resume (None for a new run) and the run folder."""
+    if resume is None:
+        return None, resolve_run_dir(config, out)
+    resume = checkpoint_path(resume)
+    ckpt_in = load_checkpoint(resume)
+    _check_resumable(config, ckpt_in, resume)
+    run_dir = resume.parent
+    if out is not None and Path(out).resolve() != run_dir.resolve():
+        raise InputError("--resume continues the run in the checkpoint's folder; leave out --out")
+    return ckpt_in, run_dir
 
 
 class _Run:
@@ -423,30 +448,85 @@ class _Run:
         return s
 
     # -- one epoch ------------------------------------------------------------------------------
-    def batches(self, epoch: int) -> list[list[int] | None]:
+    def batches(self, epoch: int) -> list[list[int]]:
+        """The training rows of each step of an epoch: all of them in one batch, or
+        minibatches in a seeded shuffle."""
         n = len(self.x_train)
         bs = min(self.tc.batch_size or n, n)
         if bs == n:
-            return [None]  # full batch
+            return [list(range(n))]  # full batch, in the data's order
         order = list(range(n))
         # Seeded by the epoch itself: a resumed run shuffles as an uninterrupted one would.
         random.Random(f"mg-batches-{self.config.seed}-{epoch}").shuffle(order)
         return [order[i : i + bs] for i in range(0, n, bs)]
 
-    def tensor_step(self, batch: list[int] | None, lr: float) -> tuple[float, int]:
+    def scalar_step(self, batch: list[int], lr: float) -> tuple[float, int]:
+        """step() on the scalar engine for the rows in batch."""
+        if len(batch) == len(self.x_train):  # the full batch: no copy
+            return self.step(self.x_train, self.t_train, lr)
+        return self.step([self.x_train[i] for i in batch], [self.t_train[i] for i in batch], lr)
+
+    def run_epoch(
+        self,
+        epoch: int,
+        should_stop: Callable[[], bool] | None,
+        on_step: Callable[[int, int, int], None] | None = None,
+    ) -> EpochResult:
+        """One epoch (0-based) of steps, then the validation metrics. An epoch cut short (a
+        stop between its steps, Ctrl-C in one) or a failed one is rolled back to where it
+        started, so the model only ever holds whole epochs."""
+        r = EpochResult(lr=learning_rate(self.tc, epoch))
+        start = ([p.data for p in self.params], self.opt.state_dict())
+        batches = self.batches(epoch)
+        step = self.tensor_step if self.net is not None else self.scalar_step
+        try:
+            for b, batch in enumerate(batches):
+                loss, right = step(batch, r.lr)
+                r.loss_sum += loss
+                r.right += right
+                if on_step is not None:
+                    on_step(epoch, b + 1, len(batches))
+                if should_stop is not None and should_stop():
+                    r.stop, r.partial = True, b < len(batches) - 1  # the step is done
+                    break
+        except KeyboardInterrupt:
+            r.stop = r.partial = True
+        except (MathDomainError, OverflowError, ZeroDivisionError) as e:
+            r.failure = str(e)
+        if self.net is not None:
+            self.net.push()  # the MLP's Values hold the weights between epochs
+        if r.failure is None and not r.partial and self.x_val:
+            try:
+                r.val_loss, r.val_accuracy = evaluate(
+                    self.model,
+                    self.x_val,
+                    self.t_val,
+                    self.ds.task,
+                    self.tc.loss,
+                    self.tc.reduction,
+                )
+            except KeyboardInterrupt:  # a second Ctrl-C: stop now, back to the last whole epoch
+                r.stop = r.partial = True
+            else:
+                if not math.isfinite(r.val_loss):
+                    r.failure = f"the validation loss became {r.val_loss}"
+        if r.partial or r.failure is not None:
+            for p, v in zip(self.params, start[0], strict=True):
+                p.data = v
+            self.opt.load_state_dict(start[1])
+            if self.net is not None:
+                self.net.pull()
+        return r
+
+    def tensor_step(self, batch: list[int], lr: float) -> tuple[float, int]:
         """step() on the tensor engine: the same numbers (train.exact) from arrays."""
         from microgradcli import tensor
         from microgradcli.tensor_mlp import train_step
 
         tc, ds = self.tc, self.ds
-        x, t = (
-            (self.x_array, self.t_array)
-            if batch is None
-            else (
-                self.x_array[batch],
-                self.t_array[batch],
-            )
-        )
+        full = len(batch) == len(self.x_train)
+        x = self.x_array if full else self.x_array[batch]
+        t = self.t_array if full else self.t_array[batch]
         with tensor.exact(tc.exact):
             return train_step(
                 self.net,
@@ -500,17 +580,44 @@ class _Run:
 
     # -- the loop ----------------------------------------------------------------------------------
     def loop(self, on_start, on_epoch, should_stop, on_step=None) -> TrainResult:
-        tc, ds = self.tc, self.ds
-        epochs, n = tc.epochs, len(self.x_train)
-        time0 = self.kept[-1].get("time") if self.kept else 0.0
-        if not isinstance(time0, (int, float)):
-            time0 = 0.0
+        """Epochs until train.epochs, early stopping or a stop request; a diverged epoch
+        raises JobFailed after the last good checkpoint is saved."""
         self.history = list(self.kept)
+        self.begin(on_start)
+        t0 = self.t0 = time.perf_counter()
+        stopped: StopReason = "completed"
+        epoch = self.start
+        while epoch < self.tc.epochs:
+            r = self.run_epoch(epoch, should_stop, on_step)
+            if r.failure is not None:
+                self.diverge(epoch, r, time.perf_counter() - t0)
+            if r.partial:
+                stopped = "interrupted"
+                break
+            epoch += 1
+            record = self.record(epoch, r, t0)
+            if on_epoch is not None:
+                on_epoch(record)
+            self.track_best(epoch, record)
+            if r.stop:
+                stopped = "interrupted"
+                break
+            if self.tc.patience and self.stale >= self.tc.patience:
+                stopped = "early_stopping"
+                break
+            every = self.config.output.checkpoint_every
+            if every and epoch % every == 0 and epoch < self.tc.epochs:
+                self.save(epoch)
+        return self.finish(stopped, epoch, time.perf_counter() - t0)
+
+    def begin(self, on_start) -> None:
+        """Tell the caller what is about to run; the snapshots' first frame."""
+        ds, n = self.ds, len(self.x_train)
         if on_start is not None:
             on_start(
                 {
                     "start_epoch": self.start,
-                    "epochs": epochs,
+                    "epochs": self.tc.epochs,
                     "run_dir": str(self.run_dir),
                     "task": ds.task.name,
                     "parameters": len(self.params),
@@ -519,117 +626,67 @@ class _Run:
             )
         if self.start == 0 and self.snapshots.every:  # the movie's first frame: the start
             loss0, acc0 = evaluate(
-                self.model, self.x_train, self.t_train, ds.task, tc.loss, tc.reduction
+                self.model, self.x_train, self.t_train, ds.task, self.tc.loss, self.tc.reduction
             )
             self.snapshots.write(0, {"loss": loss0, "accuracy": acc0}, self.model)
-        t0 = self.t0 = time.perf_counter()
-        stopped, reason = "completed", f"trained all {plural(epochs, 'epoch')}"
-        epoch = self.start
-        while epoch < epochs:
-            lr = learning_rate(tc, epoch)
-            snapshot = ([p.data for p in self.params], self.opt.state_dict())
-            batches = self.batches(epoch)
-            loss_sum, right = 0.0, 0
-            interrupted, failure = False, None
-            try:
-                for b, batch in enumerate(batches):
-                    if self.net is not None:
-                        batch_loss, batch_right = self.tensor_step(batch, lr)
-                    elif batch is None:
-                        batch_loss, batch_right = self.step(self.x_train, self.t_train, lr)
-                    else:
-                        xs = [self.x_train[i] for i in batch]
-                        ts = [self.t_train[i] for i in batch]
-                        batch_loss, batch_right = self.step(xs, ts, lr)
-                    loss_sum += batch_loss
-                    right += batch_right
-                    if on_step is not None:
-                        on_step(epoch, b + 1, len(batches))
-                    if should_stop is not None and should_stop():
-                        # The step is done; only a partial epoch is dropped.
-                        interrupted = b < len(batches) - 1
-                        stopped = "interrupted"
-                        break
-            except KeyboardInterrupt:  # a second Ctrl-C: stop now, back to the last whole epoch
-                interrupted, stopped = True, "interrupted"
-            except (MathDomainError, OverflowError, ZeroDivisionError) as e:
-                failure = str(e)
-            if self.net is not None:
-                self.net.push()  # the MLP's Values hold the weights between epochs
-            val_loss = val_acc = None
-            if failure is None and not interrupted and self.x_val:
-                try:
-                    val_loss, val_acc = evaluate(
-                        self.model, self.x_val, self.t_val, ds.task, tc.loss, tc.reduction
-                    )
-                except KeyboardInterrupt:  # a second Ctrl-C: stop now, back to the last epoch
-                    interrupted, stopped = True, "interrupted"
-                else:
-                    if not math.isfinite(val_loss):
-                        failure = f"the validation loss became {val_loss}"
-            if interrupted or failure is not None:
-                # Back to the end of the last whole epoch: a checkpoint never holds half of one.
-                for p, v in zip(self.params, snapshot[0], strict=True):
-                    p.data = v
-                self.opt.load_state_dict(snapshot[1])
-                if self.net is not None:
-                    self.net.pull()
-            if failure is not None:
-                ck = self.save(epoch)
-                wall = time.perf_counter() - t0
-                self.summarize("diverged", f"diverged at epoch {epoch + 1}: {failure}", ck, wall)
-                raise JobFailed(
-                    f"training diverged at epoch {epoch + 1} ({failure}); lower train.lr "
-                    f"(it was {lr:g}), e.g. --set train.lr={tc.lr / 10:g}. The log and the "
-                    f"last good checkpoint (epoch {ck.epoch}) are in {self.run_dir}"
-                )
-            if interrupted:
-                break
 
-            epoch += 1
-            train_loss = loss_sum / n if tc.reduction == "mean" else loss_sum
-            record = {
-                "epoch": epoch,
-                "loss": train_loss,
-                "accuracy": right / n if ds.task.classifier else None,
-                "val_loss": val_loss,
-                "val_accuracy": val_acc,
-                "lr": lr,
-                "time": round(time0 + time.perf_counter() - t0, 4),
-            }
-            self.log.write(record)
-            self.snapshots.epoch_done(epoch, record, self.model)
-            self.history.append(record)
-            if on_epoch is not None:
-                on_epoch(record)
+    def record(self, epoch: int, r: EpochResult, t0: float) -> dict:
+        """The epoch's log record, written to log.jsonl, the snapshots and the history."""
+        n = len(self.x_train)
+        time0 = self.kept[-1].get("time") if self.kept else 0.0
+        if not isinstance(time0, (int, float)):
+            time0 = 0.0
+        record = {
+            "epoch": epoch,
+            "loss": r.loss_sum / n if self.tc.reduction == "mean" else r.loss_sum,
+            "accuracy": r.right / n if self.ds.task.classifier else None,
+            "val_loss": r.val_loss,
+            "val_accuracy": r.val_accuracy,
+            "lr": r.lr,
+            "time": round(time0 + time.perf_counter() - t0, 4),
+        }
+        self.log.write(record)
+        self.snapshots.epoch_done(epoch, record, self.model)
+        self.history.append(record)
+        return record
 
-            watched = val_loss if self.x_val else train_loss
-            if self.best is None or watched < self.best["value"] - tc.min_delta:
-                self.best, self.stale = {"epoch": epoch, "value": watched}, 0
-                if tc.patience:
-                    self.best_state = (self.model.state_dict(), self.opt.state_dict(), epoch)
-            else:
-                self.stale += 1
-            if stopped == "interrupted":
-                break
-            if tc.patience and self.stale >= tc.patience:
-                stopped = "early_stopping"
-                reason = (
-                    f"early stopping: {self.monitor} did not improve for {plural(tc.patience, 'epoch')}; "
-                    f"model.json holds the best epoch, {self.best['epoch']} "
-                    f"({self.monitor} {self.best['value']:.6g})"
-                )
-                break
-            every = self.config.output.checkpoint_every
-            if every and epoch % every == 0 and epoch < epochs:
-                self.save(epoch)
+    def track_best(self, epoch: int, record: dict) -> None:
+        """The best epoch so far by the monitored loss (and its weights, with patience)."""
+        watched = record[self.monitor]
+        if self.best is None or watched < self.best["value"] - self.tc.min_delta:
+            self.best, self.stale = {"epoch": epoch, "value": watched}, 0
+            if self.tc.patience:
+                self.best_state = (self.model.state_dict(), self.opt.state_dict(), epoch)
+        else:
+            self.stale += 1
 
+    def diverge(self, epoch: int, r: EpochResult, wall: float) -> None:
+        """Save the last good checkpoint and the summary, then raise JobFailed."""
+        ck = self.save(epoch)
+        self.summarize("diverged", f"diverged at epoch {epoch + 1}: {r.failure}", ck, wall)
+        raise JobFailed(
+            f"training diverged at epoch {epoch + 1} ({r.failure}); lower train.lr "
+            f"(it was {r.lr:g}), e.g. --set train.lr={self.tc.lr / 10:g}. The log and the "
+            f"last good checkpoint (epoch {ck.epoch}) are in {self.run_dir}"
+        )
+
+    def finish(self, stopped: StopReason, epoch: int, wall: float) -> TrainResult:
+        """The last snapshot, model.json and summary.json of a run that stopped cleanly."""
         if stopped == "interrupted":
-            reason = f"interrupted after epoch {epoch} of {epochs}"
+            reason = f"interrupted after epoch {epoch} of {self.tc.epochs}"
+        elif stopped == "early_stopping":
+            reason = (
+                f"early stopping: {self.monitor} did not improve for "
+                f"{plural(self.tc.patience, 'epoch')}; "
+                f"model.json holds the best epoch, {self.best['epoch']} "
+                f"({self.monitor} {self.best['value']:.6g})"
+            )
+        else:
+            reason = f"trained all {plural(self.tc.epochs, 'epoch')}"
         if epoch > self.start:  # the movie's last frame: where it stopped
             self.snapshots.write(epoch, self.history[-1], self.model)
         ck = self.save(epoch)
-        s = self.summarize(stopped, reason, ck, time.perf_counter() - t0)
+        s = self.summarize(stopped, reason, ck, wall)
         return TrainResult(
             run_dir=self.run_dir, stopped=stopped, summary=s, history=self.history, checkpoint=ck
         )

@@ -142,3 +142,39 @@ def test_ctrl_c_while_the_command_line_loads_exits_130(monkeypatch, capsys):
         microgradcli.main()
     assert info.value.code == 130
     assert capsys.readouterr().err == "interrupted\n"
+
+
+RUN_GRAD = (
+    "import sys, runpy\n"
+    "{prelude}"
+    "sys.argv = ['mg', 'grad', 'x**2', '--at', 'x=3', '--json']\n"
+    "try:\n"
+    "    runpy.run_module('microgradcli', run_name='__main__')\n"
+    "except SystemExit as e:\n"
+    "    assert e.code in (0, None), e.code\n"
+    "from microgradcli.cli import _app\n"
+    "print(_app.FAST_PARAMS, 'pydantic' in sys.modules, file=sys.stderr)\n"
+)
+
+
+def run_grad(prelude: str = "") -> subprocess.CompletedProcess:
+    code = RUN_GRAD.format(prelude=prelude)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+
+
+def test_the_fast_start_up_shortcut_still_applies():
+    """Loud on purpose: a Typer release that renamed its private names would otherwise
+    quietly cost every `mg grad` in a shell loop ~60 ms (pydantic imported)."""
+    proc = run_grad()
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.split() == ["True", "False"], (
+        "mg's Typer shortcut (cli/_app.py light_params) no longer applies with this Typer: "
+        f"FAST_PARAMS, pydantic imported = {proc.stderr.split()}"
+    )
+
+
+def test_without_typers_private_names_mg_falls_back_to_plain_typer():
+    proc = run_grad("import typer._coercion as c\ndel c.RuntimeParam  # as if Typer renamed it\n")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == '{"expr": "x**2", "at": {"x": 3.0}, "value": 9.0, "grad": {"x": 6.0}}\n'
+    assert proc.stderr.split() == ["False", "True"]  # slower (pydantic), still correct

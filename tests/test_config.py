@@ -184,16 +184,21 @@ def test_stdin_config_that_is_not_utf8(monkeypatch):
         ("train:\n\tlr: 1\n", "exp.yaml:2:1: invalid YAML"),
         ("train:\n  lr: .inf\n", "exp.yaml:2: train.lr: must be a finite number (got Infinity)"),
         ("train:\n  l2: .nan\n", "train.l2: must be a finite number (got NaN)"),
-        ("train:\n  epochs: true\n", "train.epochs: must be a number, not true or false"),
+        ("train:\n  epochs: true\n", "train.epochs: must be a whole number (got true)"),
+        ("train:\n  epochs: '10'\n", "exp.yaml:2: train.epochs: must be a whole number (got '10')"),
+        ('train:\n  lr: "0.1"\n', "exp.yaml:2: train.lr: must be a number (got '0.1')"),
+        ("train:\n  epochs: 10.0\n", None),  # a whole number, as JSON Schema counts them
+        ("data:\n  source: inline\n  x: [['1']]\n  y: [1]\n", "data.x[0][0]: must be a number"),
+        ("data:\n  source: inline\n  x: [[1]]\n  y: [true]\n", "data.y[0]: must be a number"),
         (
             "data:\n  source: csv\n  path: a.csv\n  target: 1.5\n",
             "exp.yaml:4: data.target: must be a string or a whole number (got 1.5)",
         ),
         (
             "data:\n  source: csv\n  path: a.csv\n  target: yes\n",
-            "data.target: must be a number, not",
+            "data.target: must be a string or a whole number (got true)",
         ),
-        ("model:\n  hidden: [4, yes]\n", "model.hidden: must be a number, not true or false"),
+        ("model:\n  hidden: [4, yes]\n", "model.hidden[1]: must be a whole number (got true)"),
         (
             "data:\n  source: inline\n  x: [[1, .inf]]\n  y: [1]\n",
             "data.x[0][1]: must be a finite number",
@@ -201,6 +206,9 @@ def test_stdin_config_that_is_not_utf8(monkeypatch):
     ],
 )
 def test_validation_errors_name_file_line_key_value_and_rule(tmp_path, text, expected):
+    if expected is None:
+        load_config(write(tmp_path, text))  # valid
+        return
     assert expected in error_of(write(tmp_path, text))
 
 
@@ -337,3 +345,34 @@ def test_any_valid_override_round_trips_through_the_dump(
     assert (cfg.train.lr, cfg.train.epochs, cfg.model.hidden) == (lr, epochs, hidden)
     assert (cfg.train.batch_size, cfg.model.activation) == (batch, act)
     assert Config.model_validate(yaml.safe_load(dump_config(cfg))) == cfg
+
+
+def test_the_schema_and_mg_agree_on_sources_and_quoted_numbers(tmp_path):
+    """mg schema gives editors data.source as an enum, and refuses quoted numbers as mg does."""
+    jsonschema = pytest.importorskip("jsonschema")
+    from microgradcli.config import SOURCES, config_schema
+
+    schema = config_schema()
+    assert schema["properties"]["data"]["properties"]["source"]["enum"] == list(SOURCES)
+    validator = jsonschema.Draft202012Validator(schema)
+    for doc, key in (
+        ({"data": {"source": "mnist"}}, "data.source"),
+        ({"train": {"epochs": "10"}}, "train.epochs"),
+        ({"train": {"lr": "0.1"}}, "train.lr"),
+    ):
+        errors = list(validator.iter_errors(doc))
+        assert errors, doc
+        if key == "data.source":
+            assert any(list(e.absolute_path) == ["data", "source"] for e in errors)
+            assert any("is not one of" in e.message for e in errors)
+        text = yaml_dump(doc)
+        assert f"{key}: must be" in error_of(write(tmp_path, text)), text
+    for ok in ({"train": {"epochs": 10, "lr": 1}}, {"data": {"source": "moons"}}):
+        assert not list(validator.iter_errors(ok))
+        load_config(write(tmp_path, yaml_dump(ok)))
+
+
+def yaml_dump(doc: dict) -> str:
+    import yaml
+
+    return yaml.safe_dump(doc)

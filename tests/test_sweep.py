@@ -447,3 +447,43 @@ def test_diverged_is_recorded_a_crash_fails_the_sweep_at_the_end(tmp_path):
     trials = _trials(tmp_path / "runs" / "sweeps" / "c")
     assert [t["status"] for t in trials.values()] == ["failed", "failed"]
     assert all("gone.csv" in t["error"] for t in trials.values())
+
+
+# -- mg plot sweep -----------------------------------------------------------------------
+PLOT = """\
+name: p
+base: base.yaml
+parameters:
+  train.lr: [0.01, 0.1, 1.0]
+  model.activation: [tanh, relu]
+seeds: [1, 2]
+"""
+
+
+def test_plot_sweep_one_point_per_trial_log_axis_colours_for_the_rest(tmp_path):
+    pytest.importorskip("matplotlib")
+    from microgradcli.plot import sweep_data, sweep_figure
+    from microgradcli.sweep import run_sweep
+
+    plan = make_plan(load_sweep(write(tmp_path, PLOT, epochs=2)))
+    outcome = run_sweep(plan, out=tmp_path / "sw", jobs=1)
+    data = sweep_data(tmp_path / "sw", "train.lr")
+    assert data.log_x and not data.categorical and data.ticks == [0.01, 0.1, 1.0]
+    assert [label for label, _ in data.series] == ["model.activation=tanh", "model.activation=relu"]
+    points = sorted(p for _, pts in data.series for p in pts)
+    expected = sorted((r["params"]["train.lr"], r["metrics"]["val_loss"]) for r in outcome.results)
+    assert points == expected and len(points) == 12
+    by_act = sweep_data(tmp_path / "sw", "model.activation", metric="accuracy")
+    assert by_act.categorical and by_act.ticks == ["tanh", "relu"] and by_act.metric == "accuracy"
+    fig = sweep_figure(data)
+    assert fig.axes[0].get_xscale() == "log"
+    r = mg("plot", "sweep", "sw", "--by", "train.lr", "-o", "lr.svg", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "lr.svg").read_text().startswith("<?xml")
+    with pytest.raises(
+        InputError,
+        match=r"not a parameter of sweep p \(its parameters: train.lr, model.activation\)",
+    ):
+        sweep_data(tmp_path / "sw", "train.lrr")
+    with pytest.raises(InputError, match="not a sweep folder"):
+        sweep_data(tmp_path, "train.lr")

@@ -134,24 +134,33 @@ def test_numpy_sum_over_axis_0_adds_rows_one_after_another():
     # array adds whole rows in order (the pairwise sum is only used along the inner axis).
     # The exact mode uses np.add.accumulate, which is sequential by definition; this pins
     # the behaviour the issue measured, in case a future numpy changes it.
+    # Rows of a single number are summed pairwise, which is why tensor._rows_sum sends
+    # those through add.accumulate.
     rng = np.random.default_rng(5)
-    a = rng.normal(size=(300, 7)) * 10.0 ** rng.integers(-10, 10, size=(300, 7))
-    want = np.zeros(7)
+    for shape in [(300, 7), (9, 2), (1000, 3, 1), (101, 16, 16), (65, 100, 10), (4001, 2)]:
+        a = rng.normal(size=shape) * 10.0 ** rng.integers(-10, 10, size=shape)
+        want = np.zeros(shape[1:])
+        for row in a:
+            want = want + row
+        assert bits(a.sum(axis=0)) == bits(want), shape
+        assert bits(T._rows_sum(a)) == bits(want)
+    a = rng.normal(size=(1000, 1)) * 10.0 ** rng.integers(-10, 10, size=(1000, 1))
+    want = np.zeros(1)
     for row in a:
         want = want + row
-    assert bits(a.sum(axis=0)) == bits(want)
-    assert bits(np.add.accumulate(a, axis=0)[-1]) == bits(want)
+    assert bits(T._rows_sum(a)) == bits(want)
 
 
-def test_matmul_is_a_chain_of_scalar_dots():
+@pytest.mark.parametrize(("n", "k", "m"), [(3, 5, 4), (40, 30, 35)])
+def test_matmul_is_a_chain_of_scalar_dots(n, k, m):
     rng = np.random.default_rng(6)
-    a, b = rng.normal(size=(3, 5)), rng.normal(size=(5, 4))
+    a, b = rng.normal(size=(n, k)), rng.normal(size=(k, m))
     ta, tb = Tensor(a), Tensor(b)
     f = (ta @ tb).tanh().sum()
     f.backward()
     va, vb = values(a), values(b)
     outs = [
-        vsum([va[i, k] * vb[k, j] for k in range(5)]).tanh() for i in range(3) for j in range(4)
+        vsum([va[i, q] * vb[q, j] for q in range(k)]).tanh() for i in range(n) for j in range(m)
     ]
     s = vsum(outs)
     s.backward()
@@ -159,17 +168,19 @@ def test_matmul_is_a_chain_of_scalar_dots():
     assert bits(ta.grad) == bits(grad_of(va)) and bits(tb.grad) == bits(grad_of(vb))
 
 
+@pytest.mark.parametrize("size", [(6, 5, 4), (70, 24, 30)])  # products at once / row by row
 @pytest.mark.parametrize("hidden_input", [False, True])
-def test_linear_is_engine_dense_for_every_row(hidden_input):
+def test_linear_is_engine_dense_for_every_row(hidden_input, size):
     rng = np.random.default_rng(7)
-    x, w, b = rng.normal(size=(6, 5)), rng.normal(size=(4, 5)), rng.normal(size=4)
+    n, k, m = size
+    x, w, b = rng.normal(size=(n, k)), rng.normal(size=(m, k)), rng.normal(size=m)
     tw, tb = Tensor(w), Tensor(b)
     tx = Tensor(x) if hidden_input else x
     out = T.linear(tx, tw, tb).relu().sum()
     out.backward()
     vw, vb, vx = values(w), values(b), values(x)
     rows = []
-    for i in range(6):
+    for i in range(n):
         xi = list(vx[i]) if hidden_input else x[i].tolist()
         rows += [v.relu() for v in dense(vw.tolist(), list(vb), xi)]
     s = vsum(rows)

@@ -6,13 +6,24 @@ import os
 import sys
 
 import typer
-from typer._click.exceptions import UsageError  # Typer >= 0.29 carries its own Click
-from typer._coercion import RuntimeParam, build_runtime_param
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 from typer.exceptions import Abort
 
 from microgradcli import __version__
 from microgradcli.errors import MgError
+
+# Typer's private names, used for speed only: if a Typer release renames them, mg falls
+# back to plain Typer (every command still works; start-up imports pydantic, ~60 ms more).
+# tests/test_cli_app.py fails loudly when the shortcut silently stopped applying.
+try:
+    from typer._click.exceptions import NoSuchOption, UsageError  # Typer's own Click
+except ImportError:  # pragma: no cover - another Typer: its Click is the public one
+    from click.exceptions import NoSuchOption, UsageError
+try:
+    from typer._coercion import RuntimeParam, build_runtime_param
+except ImportError:  # pragma: no cover - exercised by a test in a subprocess
+    RuntimeParam = build_runtime_param = None
+FAST_PARAMS = RuntimeParam is not None  # text and flag options skip pydantic
 
 
 def _fail(message: str, code: int) -> typer.Exit:
@@ -21,17 +32,21 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
-class _PlainValue(RuntimeParam):
-    """str, list[str] and bool values taken as they are; anything else as Typer would."""
+if FAST_PARAMS:
 
-    def _coerce_value(self, value, param, ctx):
-        kind = self.annotation
-        if (kind is bool and isinstance(value, bool)) or (kind is str and isinstance(value, str)):
-            return value
-        if kind == list[str] and isinstance(value, (list, tuple)):
-            if all(isinstance(v, str) for v in value):
-                return list(value)
-        return build_runtime_param(param.type_descriptor)._coerce_value(value, param, ctx)
+    class _PlainValue(RuntimeParam):
+        """str, list[str] and bool values taken as they are; anything else as Typer would."""
+
+        def _coerce_value(self, value, param, ctx):
+            kind = self.annotation
+            if (kind is bool and isinstance(value, bool)) or (
+                kind is str and isinstance(value, str)
+            ):
+                return value
+            if kind == list[str] and isinstance(value, (list, tuple)):
+                if all(isinstance(v, str) for v in value):
+                    return list(value)
+            return build_runtime_param(param.type_descriptor)._coerce_value(value, param, ctx)
 
 
 def light_params(params: list) -> list:
@@ -39,14 +54,17 @@ def light_params(params: list) -> list:
 
     Typer 0.29 builds a pydantic TypeAdapter for each parameter it coerces, even an
     absent --help flag, so every run would import pydantic (~60 ms) just to pass
-    strings and booleans through. Use from a command's get_params().
+    strings and booleans through. Use from a command's get_params(). Without Typer's
+    private names (FAST_PARAMS false) the parameters are left as Typer made them.
     """
+    if not FAST_PARAMS:
+        return params
     for param in params:
         descriptor = getattr(param, "type_descriptor", None)
-        if getattr(param, "_runtime_param", False) is None and descriptor.annotation in (
-            str,
-            bool,
-            list[str],
+        if (
+            descriptor is not None
+            and getattr(param, "_runtime_param", False) is None
+            and getattr(descriptor, "annotation", None) in (str, bool, list[str])
         ):
             param._runtime_param = _PlainValue(
                 parameter_info=descriptor.parameter_info, annotation=descriptor.annotation
@@ -143,8 +161,6 @@ class ExprCommand(TyperCommand):
             name = arg.split("=", 1)[0]
             if name.startswith("--") and name not in known:
                 from difflib import get_close_matches
-
-                from typer._click.exceptions import NoSuchOption
 
                 close = get_close_matches(name, known)
                 hint = None

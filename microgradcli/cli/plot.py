@@ -1,4 +1,4 @@
-"""`mg plot loss|boundary|fn`: pictures as SVG or PNG (matplotlib, imported only here)."""
+"""`mg plot loss|boundary|fn|sweep`: pictures as SVG or PNG (matplotlib, imported only here)."""
 
 from __future__ import annotations
 
@@ -209,3 +209,35 @@ def plot_fn(
     _check_output(out, fmt)
     lo, hi = parse_range(range_)
     _save(function_figure(function_data(expr, lo, hi, points), title), out, fmt)
+
+
+@plot_app.command("sweep")
+def plot_sweep(
+    sweep_dir: str = typer.Argument(
+        ..., help="A sweep folder (runs/sweeps/NAME).", metavar="SWEEP_DIR"
+    ),
+    by: str = typer.Option(
+        ..., "--by", help="The parameter on the x axis, e.g. train.lr.", metavar="KEY"
+    ),
+    metric: str | None = typer.Option(
+        None,
+        "--metric",
+        help="loss, accuracy, val_loss or val_accuracy (default: the sweep's metric).",
+        metavar="NAME",
+    ),
+    out: str = typer.Option("sweep.svg", "--output", "-o", help=_OUT_HELP),
+    fmt: str | None = typer.Option(None, "--format", "-f", help=_FORMAT_HELP),
+    title: str | None = typer.Option(None, "--title", help="Title (default: from the sweep)."),
+) -> None:
+    """A sweep's metric against one parameter: a dot per trial, mean ± sd over the seeds
+    per value, the other parameters as colours.
+
+    A log-spaced parameter (0.01, 0.1, 1) gets a log axis. Diverged and failed trials are
+    counted in the title. Writes sweep.svg unless -o says otherwise.
+
+    Example: mg plot sweep runs/sweeps/moons-lr --by train.lr -o lr.svg
+    """
+    from microgradcli.plot import sweep_data, sweep_figure
+
+    _check_output(out, fmt)
+    _save(sweep_figure(sweep_data(sweep_dir, by, metric), title), out, fmt)

@@ -126,11 +126,17 @@ def eval_command(
         raise InputError(
             f"{model}: the model holds no config to find its training data; give --data"
         )
-    result = {"model": model, **evaluate(ckpt, dataset)}
-    result = {"model": model, "data": result["data"], "split": split, **result}
+    metrics = evaluate(ckpt, dataset)
+    result = {"model": model, "data": metrics["data"], "split": split, **metrics}
     if json_out:
         emit_json(result)
         return
+    for line in _eval_lines(result, model, split):
+        emit(line)
+
+
+def _eval_lines(result: dict[str, Any], model: str, split: str) -> list[str]:
+    """mg eval's human report of an evaluate() result."""
     shown = result["data"] if split == "all" else f"{result['data']} [{split}]"
     lines = [
         f"model     {model} ({result['task']})",
@@ -146,5 +152,4 @@ def eval_command(
         lines.append(f"mae       {result['mae']:.6g}")
     if result.get("confusion"):
         lines += ["", *_confusion_lines(result["confusion"])]
-    for line in lines:
-        emit(line)
+    return lines
