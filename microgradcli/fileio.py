@@ -153,6 +153,36 @@ def write_output(path: str | os.PathLike | None, data: bytes, what: str) -> None
         raise InputError(f"{path}: cannot write the {what} ({e.strerror or e})") from None
 
 
+def output_format(
+    path: str | os.PathLike | None,
+    fmt: str | None,
+    by_suffix: dict[str, str],
+    default: str = "svg",
+) -> str:
+    """The output format: fmt when given, else path's extension (by_suffix maps '.svg' to
+    'svg'), else default for stdout ('-' or None). An unknown one is an InputError."""
+    from microgradcli.errors import InputError
+
+    names = list(dict.fromkeys(by_suffix.values()))
+    if fmt is not None:
+        f = fmt.strip().lower().lstrip(".")
+        if f not in names:
+            raise InputError(f"unknown format {fmt!r}; use {_either(names)}")
+        return f
+    if path is None or str(path) == "-":
+        return default
+    suffix = Path(str(path)).suffix.lower()
+    if suffix not in by_suffix:
+        shown = f"extension {suffix!r}" if suffix else "no extension"
+        ends = _either(list(by_suffix))
+        raise InputError(f"{path}: {shown}; the output must end in {ends} (or give --format)")
+    return by_suffix[suffix]
+
+
+def _either(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
 # -- tables: the one CSV reader of training, eval and predict ------------------------------
 def csv_cells(line: str, where: str, delimiter: str = ",", width: int | None = None) -> list[str]:
     """The cells of one CSV line, stripped. A comma at the end (as spreadsheets write) is no

@@ -11,9 +11,10 @@ trap 'rm -rf "$scratch"' EXIT
 runs="$scratch/runs"
 
 # A computation graph: one neuron of the lecture, after backward (mg draw, when present).
+# The built-in renderer: the same bytes whether or not Graphviz is installed here.
 if mg draw --help > /dev/null 2>&1; then
     mg draw "tanh(x1*w1 + x2*w2 + b)" --at x1=2,x2=0,w1=-3,w2=1,b=6.8813735870195432 \
-        -o docs/neuron.svg
+        --renderer builtin -o docs/neuron.svg
 else
     echo "make_docs: mg draw is not available; docs/neuron.svg left as it is" >&2
 fi

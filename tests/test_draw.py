@@ -19,7 +19,7 @@ from microgradcli import draw
 from microgradcli.checkpoint import Checkpoint
 from microgradcli.cli import app
 from microgradcli.engine import Value, dot, vsum
-from microgradcli.errors import InputError
+from microgradcli.errors import InputError, MgError
 from microgradcli.nn import MLP
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -282,6 +282,56 @@ def test_dot_on_path_is_used_for_svg_and_png(monkeypatch, tmp_path):
     assert "-Tpng" in (tmp_path / "args").read_text()
 
 
+def _failing_dot(tmp_path, message="dot: Broken pipe"):
+    """A stand-in `dot` that fails as Graphviz does on a graph too deep for it."""
+    fake = tmp_path / "dot"
+    fake.write_text(f"#!{sys.executable}\nimport sys\nsys.stderr.write({message!r})\nsys.exit(1)\n")
+    fake.chmod(0o755)
+    return fake
+
+
+def test_a_failing_dot_falls_back_to_the_builtin_layout(monkeypatch, tmp_path):
+    _failing_dot(tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    builtin = draw.render(neuron(), "svg", renderer="builtin")
+    assert draw.render(neuron(), "svg") == builtin  # auto: dot failed, built-in drawn
+    assert draw.render(neuron(), "png").startswith(PNG_SIGNATURE)
+    with pytest.raises(MgError, match=r"dot failed .*\(dot: Broken pipe\); use --renderer builtin"):
+        draw.render(neuron(), "svg", renderer="graphviz")
+    r = invoke(NEURON, "--at", NEURON_AT, "-o", str(tmp_path / "n.svg"))
+    assert r.exit_code == 0, r.stderr
+    warning, wrote = r.stderr.splitlines()
+    assert warning.startswith("warning: Graphviz's dot failed") and "Broken pipe" in warning
+    assert warning.endswith("drawn with the built-in layout") and wrote.startswith("wrote ")
+    r = invoke(NEURON, "--at", NEURON_AT, "--renderer", "builtin")
+    assert (tmp_path / "n.svg").read_bytes() == r.stdout_bytes
+    r = invoke(NEURON, "--at", NEURON_AT, "--renderer", "graphviz", "-o", str(tmp_path / "g.svg"))
+    assert_error(r, "dot failed", "--renderer builtin")
+    assert not (tmp_path / "g.svg").exists()
+
+
+def test_a_dot_that_hangs_is_stopped_and_the_builtin_layout_draws(monkeypatch, tmp_path):
+    fake = tmp_path / "dot"
+    fake.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(30)\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(draw.renderer, "DOT_TIMEOUT", 0.5)
+    notes = []
+    svg = draw.render(neuron(), "svg", on_fallback=notes.append)
+    assert svg == draw.render(neuron(), "svg", renderer="builtin")
+    assert notes == [
+        "Graphviz's dot failed to render the graph (took longer than 0.5 s); "
+        "drawn with the built-in layout"
+    ]
+
+
+def test_renderer_graphviz_without_dot_says_so(no_dot, tmp_path):
+    r = invoke("x", "--at", "x=1", "--renderer", "graphviz", "-o", str(tmp_path / "g.svg"))
+    assert_error(r, "dot is not installed", "--renderer builtin")
+    r = invoke("x", "--at", "x=1", "--renderer", "builtin", "-o", str(tmp_path / "g.svg"))
+    assert r.exit_code == 0, r.stderr
+
+
 # -- model graphs ---------------------------------------------------------------------------
 
 
@@ -354,6 +404,8 @@ def test_cli_svg_to_file_and_stdout(no_dot, tmp_path):
     r3 = invoke(NEURON, "--at", NEURON_AT, "-o", "-")
     assert r3.exit_code == 0 and r3.stdout_bytes == out.read_bytes()
     assert [p.name for p in tmp_path.iterdir()] == ["neuron.svg"]  # no temporary left
+    assert r.stderr == f"wrote {out} ({len(out.read_bytes()) / 1024:.1f} kB)\n"
+    assert r2.stderr == "" and r3.stderr == ""  # to stdout: nothing to report
 
 
 def test_cli_format_from_extension_and_expression_from_stdin(no_dot, tmp_path):
@@ -401,6 +453,9 @@ def test_cli_model(no_dot, tmp_path):
         (["--model", "WRONG", "--input", "1,2,3"], ["not an mg model checkpoint"]),
         (["x", "--at", "x=1", "--input", "1"], ["--input goes with --model"]),
         (["x", "--at", "x=1", "-o", "DIR"], ["cannot write"]),
+        (["x", "--at", "x=1", "-o", "g.jpg"], ["g.jpg: extension '.jpg'", ".svg, .png, .dot"]),
+        (["x", "--at", "x=1", "-o", "graph"], ["graph: no extension", "--format"]),
+        (["x", "--at", "x=1", "--renderer", "cairo"], ["unknown renderer 'cairo'"]),
     ],
 )
 def test_cli_errors_write_nothing(no_dot, tmp_path, args, fragments):
@@ -413,11 +468,12 @@ def test_cli_errors_write_nothing(no_dot, tmp_path, args, fragments):
         "CORRUPT": str(tmp_path / "corrupt.json"),
         "WRONG": str(tmp_path / "wrong.json"),
     }
-    (tmp_path / "a_folder").mkdir()
-    paths["DIR"] = str(tmp_path / "a_folder")
+    (tmp_path / "a_folder.svg").mkdir()
+    paths["DIR"] = str(tmp_path / "a_folder.svg")
     out = tmp_path / "out.svg"
     args = [paths.get(a, a) for a in args]
     args = [str(out) if a == "OUT" else a for a in args]
+    args = [str(tmp_path / a) if a in ("g.jpg", "graph") else a for a in args]
     if "-o" not in args:
         args += ["-o", str(out)]
     before = sorted(p.name for p in tmp_path.iterdir())

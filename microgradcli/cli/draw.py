@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
+import sys
 
 import typer
 
 from microgradcli.assignments import merge, parse_assignments
 from microgradcli.cli._app import ExprCommand, app
-from microgradcli.cli._common import read_stdin_text, refuse_binary_on_terminal, warn_unused
+from microgradcli.cli._common import (
+    read_stdin_text,
+    refuse_binary_on_terminal,
+    warn,
+    warn_unused,
+)
 from microgradcli.errors import InputError
-from microgradcli.fileio import write_output
+from microgradcli.fileio import output_format, write_output
 
-_FORMATS = ("svg", "dot", "png")
 _SUFFIXES = {".svg": "svg", ".png": "png", ".dot": "dot", ".gv": "dot"}
 
 
@@ -55,12 +59,19 @@ def draw(
     max_nodes: int = typer.Option(
         2000, "--max-nodes", min=1, help="Refuse graphs with more values than this."
     ),
+    renderer: str = typer.Option(
+        "auto",
+        "--renderer",
+        metavar="auto|builtin|graphviz",
+        help="auto: Graphviz's dot when installed (the built-in layout if it fails).",
+    ),
 ) -> None:
     """Draw a computation graph: a box per value (name | data | grad after
     backward) and a small node per operation, left to right.
 
-    SVG and PNG use Graphviz's dot when it is installed, else a built-in
-    layout (no system package needed); --format dot writes Graphviz text.
+    The format follows --format, else the -o extension (.svg .png .dot .gv).
+    SVG and PNG use Graphviz's dot when it is installed (--renderer), else a
+    built-in layout (no system package needed); --format dot writes Graphviz text.
     With --model, the network is drawn node by node for one input, its
     parameters named like L1.N3.w2.
 
@@ -68,7 +79,8 @@ def draw(
     """
     from microgradcli import draw as drawing
 
-    fmt = _choose_format(fmt, output)
+    fmt = output_format(output, fmt, _SUFFIXES)
+    renderer = _choose_renderer(renderer)
     to_stdout = output is None or output == "-"
     refuse_binary_on_terminal(fmt, to_stdout, "g.png")
     if model is not None:
@@ -88,19 +100,22 @@ def draw(
                 "or a model (mg draw --model model.json --input 2,3,-1)"
             )
         roots, title = _expression_graph(expr, at or [])
-    data = drawing.render(roots, fmt, title=title, max_nodes=max_nodes)
+    data = drawing.render(
+        roots, fmt, title=title, max_nodes=max_nodes, renderer=renderer, on_fallback=warn
+    )
     write_output(output, data, "graph")
+    if output is not None and output != "-":
+        sys.stderr.write(f"wrote {output} ({len(data) / 1024:.1f} kB)\n")
+        sys.stderr.flush()
 
 
-def _choose_format(fmt: str | None, output: str | None) -> str:
-    if fmt is not None:
-        f = fmt.strip().lower()
-        if f not in _FORMATS:
-            raise InputError(f"unknown format {fmt!r} for --format; use svg, dot or png")
-        return f
-    if output and output != "-":
-        return _SUFFIXES.get(Path(output).suffix.lower(), "svg")
-    return "svg"
+def _choose_renderer(name: str) -> str:
+    from microgradcli.draw import RENDERERS
+
+    r = name.strip().lower()
+    if r not in RENDERERS:
+        raise InputError(f"unknown renderer {name!r} for --renderer; use auto, builtin or graphviz")
+    return r
 
 
 def _expression_graph(text: str, at: list[str]):

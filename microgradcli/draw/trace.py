@@ -1,0 +1,125 @@
+"""Collecting the graph: the values a root depends on, in a fixed order, and their labels.
+
+Node ids come from a counter in a fixed order (depth first, children in order), never
+from id(), so the same input gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from microgradcli.engine import Value
+from microgradcli.errors import InputError
+
+DEFAULT_MAX_NODES = 2000
+
+_OP_TEXT = {"dot": "w·x+b", "sum": "Σ"}
+
+
+def fmt_number(x: float) -> str:
+    """4 decimals as in the lecture's %.4f; scientific notation when that would mislead."""
+    if x == 0.0:
+        return "0.0000"  # also turns -0.0 into 0.0000
+    if math.isnan(x) or math.isinf(x):
+        return str(x)
+    if 1e-4 <= abs(x) < 1e7:
+        return f"{x:.4f}"
+    return f"{x:.4e}"
+
+
+def op_text(op: str) -> str:
+    """The operation as shown in its small node (the fused neuron reads w·x+b)."""
+    return _OP_TEXT.get(op, op)
+
+
+def printable(text: str) -> str:
+    """Text safe for one line of SVG, DOT or a terminal: control characters become '?'."""
+    return "".join(ch if ch.isprintable() else "?" for ch in str(text))
+
+
+def node_name(v: Value) -> str:
+    """Variables by name, constants by value, intermediate values by label, else their op."""
+    if v.label:
+        return printable(v.label)
+    if not v.children:
+        return f"{v.data:g}"
+    return op_text(v.op)
+
+
+def node_label(v: Value) -> tuple[str, str, str]:
+    """The three fields of a value's box: name, data=..., grad=..."""
+    return node_name(v), f"data={fmt_number(v.data)}", f"grad={fmt_number(v.grad)}"
+
+
+def node_kind(v: Value, is_root: bool) -> str:
+    """How a value's box is coloured: output, value (computed), constant or leaf."""
+    if is_root:
+        return "output"
+    if v.children:
+        return "value"
+    return "constant" if _is_number(v.label) else "leaf"
+
+
+def _is_number(label: str) -> bool:
+    """An unlabelled leaf, or one labelled with its number (as expressions label 2.5)."""
+    if not label:
+        return True
+    try:
+        float(label)
+    except ValueError:
+        return False
+    return True
+
+
+def roots_of(root: Value | Sequence[Value]) -> list[Value]:
+    """The root(s) as a list: one Value or a non-empty sequence of them."""
+    roots = [root] if isinstance(root, Value) else list(root)
+    if not roots or not all(isinstance(r, Value) for r in roots):
+        raise TypeError("draw needs a Value or a non-empty sequence of Values")
+    return roots
+
+
+def trace(root: Value | Sequence[Value]) -> tuple[list[Value], list[tuple[int, int]]]:
+    """All values the root(s) depend on, and the edges (child id, parent id) between them.
+
+    A value's id is its index in the returned list: depth first, children in order, each
+    value after its children (so leaves of the first operand come first and the root
+    last). An operand used twice (x*x) gives two edges. Iterative: any depth works.
+    """
+    ids: dict[Value, int] = {}
+    nodes: list[Value] = []
+    for r in roots_of(root):
+        if r in ids:
+            continue
+        stack: list[tuple[Value, int]] = [(r, 0)]
+        while stack:
+            v, i = stack[-1]
+            kids = v.children
+            while i < len(kids) and kids[i] in ids:
+                i += 1
+            if i < len(kids):
+                stack[-1] = (v, i + 1)
+                # a node already on the stack cannot be a child again: graphs are acyclic
+                stack.append((kids[i], 0))
+            else:
+                stack.pop()
+                if v not in ids:
+                    ids[v] = len(nodes)
+                    nodes.append(v)
+    edges = [(ids[c], pid) for pid, v in enumerate(nodes) for c in v.children]
+    return nodes, edges
+
+
+def root_ids(nodes: list[Value], roots: list[Value]) -> set[int]:
+    """The ids of the roots among the traced nodes."""
+    return {i for i, v in enumerate(nodes) if any(v is r for r in roots)}
+
+
+def check_size(n: int, max_nodes: int) -> None:
+    """Refuse a graph with more than max_nodes values, saying how to draw it anyway."""
+    if n > max_nodes:
+        raise InputError(
+            f"the graph has {n:,} nodes, more than --max-nodes {max_nodes:,} allows "
+            f"(too large to read as a picture); pass --max-nodes {n} to draw it anyway"
+        )
