@@ -600,19 +600,8 @@ ANIMATIONS = {".gif": "gif", ".html": "html"}
 
 
 def animation_format(path: str | Path, fmt: str | None = None) -> str:
-    """'gif' or 'html' from --format or the extension of --animate's file."""
-    if fmt is not None:
-        f = fmt.lower().lstrip(".")
-        if f not in ANIMATIONS.values():
-            raise InputError(f"unknown format {fmt!r} for --animate; use gif or html")
-        return f
-    if str(path) == "-":
-        return "html"
-    suffix = Path(str(path)).suffix.lower()
-    if suffix not in ANIMATIONS:
-        shown = f"extension {suffix!r}" if suffix else "no extension"
-        raise InputError(f"{path}: {shown}; --animate writes a .gif or an .html file")
-    return ANIMATIONS[suffix]
+    """'gif' or 'html' from --format or the extension of --animate's file (stdout: html)."""
+    return fileio.output_format(path, fmt, ANIMATIONS, default="html")
 
 
 @dataclass
@@ -676,10 +665,11 @@ def _movie(frames: list[BoundaryFrame], head: str, threshold: float):
         with matplotlib.rc_context(STYLE):
             ax.cla()
             _draw_boundary(ax, frames[i].data, threshold, norm)
-            ax.set_title(f"{head}\n{_frame_text(frames[i], last)}")
+            ax.set_title(_frame_text(frames[i], last), fontsize=10.5, fontweight="normal")
 
     draw(0)
     with matplotlib.rc_context(STYLE):
+        fig.suptitle(head, fontsize=12, fontweight="bold")
         _decorate(fig, ax, frames[-1].data, norm)
         fig.get_layout_engine().set(w_pad=0.08, h_pad=0.08)  # inches: a little air
         fig.draw_without_rendering()  # lays the figure out once ...
@@ -821,6 +811,7 @@ class FunctionData:
     xs: np.ndarray
     ys: np.ndarray
     dys: np.ndarray
+    higher: tuple[np.ndarray, ...] = ()  # with order N > 1: the derivatives 2..N
 
     def curves(self) -> list[tuple[str, np.ndarray]]:
         """(y-axis label, values) of each curve to draw, one panel each, f first."""
@@ -847,8 +838,11 @@ def parse_range(text: str) -> tuple[float, float]:
     return lo, hi
 
 
-def function_data(expr: str, lo: float, hi: float, points: int = 401) -> FunctionData:
-    """Sample f and its derivative on [lo, hi]; the derivative from the engine's backward.
+def function_data(
+    expr: str, lo: float, hi: float, points: int = 401, order: int = 1
+) -> FunctionData:
+    """Sample f and its derivative on [lo, hi]; the derivative from the engine's backward
+    (order N > 1: derivatives 1..N, the backward pass differentiated again).
 
     Where the engine refuses a point only because a derivative is undefined there
     (sqrt at 0), f keeps its value and only f' has a gap.
@@ -868,8 +862,12 @@ def function_data(expr: str, lo: float, hi: float, points: int = 401) -> Functio
     xs = np.linspace(lo, hi, points)
     ys = np.full(points, np.nan)
     dys = np.full(points, np.nan)
+    higher: tuple[np.ndarray, ...] = ()
+    if order > 1:
+        ys, derivs = _derivative_samples(parsed, var, xs, order)
+        dys, higher = derivs[0], tuple(derivs[1:])
     tree = None
-    for i, x in enumerate(xs):
+    for i, x in enumerate(xs if order == 1 else ()):
         try:
             ys[i], grad = value_and_grad(parsed, {var: float(x)})
         except MathDomainError:
@@ -883,7 +881,36 @@ def function_data(expr: str, lo: float, hi: float, points: int = 401) -> Functio
         raise InputError(
             f"{expr!r} is undefined everywhere on [{lo:g}, {hi:g}]; try another --range"
         )
-    return FunctionData(expr, var, xs, ys, dys)
+    return FunctionData(expr, var, xs, ys, dys, higher)
+
+
+def _derivative_samples(parsed, var: str, xs: np.ndarray, order: int):
+    """f and its derivatives 1..order at each x (NaN where one of them is undefined)."""
+    from microgradcli.derivatives import derivatives
+
+    ys = np.full(len(xs), np.nan)
+    derivs = [np.full(len(xs), np.nan) for _ in range(order)]
+    for i, x in enumerate(xs):
+        try:
+            r = derivatives(parsed, {var: float(x)}, order, count_nodes=False)
+        except MathDomainError:
+            continue
+        ys[i] = r.value
+        for k, d in enumerate(r.grads[var]):
+            derivs[k][i] = d
+    return ys, derivs
+
+
+_SUPERSCRIPT = str.maketrans(
+    "0123456789", "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079"
+)
+
+
+def prime(k: int) -> str:
+    """The k-th derivative's name in a legend: primes up to 3, then f(4) as superscripts."""
+    if k <= 3:
+        return "f" + "'" * k
+    return "f\u207d" + str(k).translate(_SUPERSCRIPT) + "\u207e"
 
 
 def _sigmoid(z: float) -> float:
@@ -974,6 +1001,8 @@ def broken_curve(
 def function_figure(data: FunctionData, title: str | None = None) -> Figure:
     """f on top, its derivative below, one shared x axis, each with its own y range (so
     neither is flattened by the other), broken at poles, the axes through zero."""
+    if data.higher:
+        return _orders_figure(data, title)
     curves = data.curves()
     fig = _figure(7.0, 2.0 + 2.2 * len(curves))
     with matplotlib.rc_context(STYLE):
@@ -998,6 +1027,37 @@ def function_figure(data: FunctionData, title: str | None = None) -> Figure:
         axes[-1].set_xlabel(data.var)
         axes[-1].xaxis.set_major_formatter(_readable_ticks())
         axes[0].set_title(title or f"{data.expr} and its derivative")
+    return fig
+
+
+def _orders_figure(data: FunctionData, title: str | None) -> Figure:
+    """--order N: f and its first N derivatives on one axes (HIPS autograd's tanh
+    picture), legend f, f', f'', ..."""
+    fig = _figure(7.0, 4.2)
+    ax = _axes(fig)
+    ax.axhline(0.0, color="#999999", linewidth=0.8, zorder=0)
+    if data.xs[0] < 0 < data.xs[-1]:
+        ax.axvline(0.0, color="#999999", linewidth=0.8, zorder=0)
+    v = data.var
+    ax.plot(data.xs, data.ys, color=PALETTE[0], linewidth=2.0, label=f"f({v}) = {data.expr}")
+    first = f"f'({v}) (backward pass)"
+    ax.plot(data.xs, data.dys, color=PALETTE[1], linewidth=1.8, linestyle="--", label=first)
+    for k, ds in enumerate(data.higher, start=2):
+        ax.plot(data.xs, ds, color=PALETTE[k % len(PALETTE)], linewidth=1.4, label=prime(k))
+    spans = []  # each curve's own readable range (clipped only near a pole), then all of them
+    for values in (data.ys, data.dys, *data.higher):
+        finite = values[np.isfinite(values)]
+        if finite.size:
+            spans.append(curve_limits(values) or (float(finite.min()), float(finite.max())))
+    if spans:
+        lo, hi = min(a for a, _ in spans), max(b for _, b in spans)
+        pad = 0.05 * (hi - lo) if hi > lo else 1.0
+        ax.set_ylim(lo - pad, hi + pad)
+    ax.set_xlim(data.xs[0], data.xs[-1])
+    ax.set_xlabel(v)
+    ax.set_ylabel("value")
+    ax.legend(loc="best")
+    ax.set_title(title or f"{data.expr} and its first {len(data.higher) + 1} derivatives")
     return fig
 
 

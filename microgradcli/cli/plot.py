@@ -209,9 +209,12 @@ def plot_fn(
     points: int = typer.Option(401, "--points", "-n", min=2, max=100_000, help="Sample points."),
     fmt: str | None = typer.Option(None, "--format", "-f", help=_FORMAT_HELP),
     title: str | None = typer.Option(None, "--title", help="Title (default: the expression)."),
+    order: int = typer.Option(
+        1, "--order", min=1, max=10, help="Plot derivatives 1..N (each order costs ~3x more)."
+    ),
 ) -> None:
     """A function of one variable and its derivative, computed by the engine's
-    backward pass.
+    backward pass (--order N: its first N derivatives, on one figure).
 
     f on top, f' below, each with its own y range. Where the function is
     undefined (log of a negative number, a pole) the curves have a gap, and a
@@ -233,7 +236,7 @@ def plot_fn(
             raise InputError(
                 'stdin: no expression; pipe one in, e.g. echo "tanh(x)" | mg plot fn -'
             )
-    _save(function_figure(function_data(expr, lo, hi, points), title), out, fmt)
+    _save(function_figure(function_data(expr, lo, hi, points, order), title), out, fmt)
 
 
 @plot_app.command("sweep")
