@@ -534,3 +534,27 @@ def test_progress_bar_on_a_terminal_only_and_clean_stdout(tmp_path):
     lines = p.stdout.decode().splitlines()
     assert len(lines) == 4 and all(json.loads(line)["status"] == "ok" for line in lines)
     assert b"\x1b" not in p.stdout
+
+
+def test_csv_trials_store_the_data_path_as_mg_train_does(tmp_path, monkeypatch):
+    from microgradcli.config import load_config
+    from microgradcli.train import train
+
+    (tmp_path / "data").mkdir()
+    rows = "".join(f"{i / 10},{(i * 7 % 11) / 10},{i % 2}\n" for i in range(20))
+    (tmp_path / "data" / "t.csv").write_text("a,b,y\n" + rows)
+    (tmp_path / "base.yaml").write_text(
+        "data: {source: csv, path: data/t.csv}\nmodel: {hidden: [3]}\ntrain: {epochs: 3}\n"
+    )
+    (tmp_path / "s.yaml").write_text("base: base.yaml\nparameters: {train.lr: [0.1, 0.5]}\n")
+    from microgradcli.sweep import run_sweep
+
+    monkeypatch.chdir(tmp_path)
+    outcome = run_sweep(make_plan(load_sweep("s.yaml")), out="out/one", jobs=1)
+    ids = [r["id"] for r in outcome.results]
+    for tid in ids:
+        text = (tmp_path / "out" / "one" / tid / "config.yaml").read_text()
+        assert "path: ../../../data/t.csv" in text  # relative to the trial's folder
+        cfg, base_dir = load_config(f"out/one/{tid}/config.yaml")
+        train(cfg, base_dir, out=f"out/again/{tid}")  # a folder as deep: the same path
+    _same(tmp_path / "out" / "one", tmp_path / "out" / "again", ids)
