@@ -385,25 +385,54 @@ def test_a_worker_of_another_mg_version_is_refused(tmp_path, cluster):
     assert len(r.stderr.splitlines()) == 1 and not (tmp_path / "runs").exists()
 
 
-def test_unreachable_scheduler_is_one_error_within_10_s(tmp_path):
+def test_unreachable_scheduler_is_one_error_and_the_env_default(tmp_path):
     pytest.importorskip("distributed")
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # nobody listens there once closed
-    t0 = time.monotonic()
+    # no wall-clock assertion (a loaded machine starts Python slowly); a hang would hit
+    # the subprocess timeout, and mg itself gives up connecting after sweep.CONNECT_TIMEOUT
     r = mg(
         "sweep",
         str(write(tmp_path, RUN)),
         "--scheduler",
         f"tcp://127.0.0.1:{port}",
         cwd=tmp_path,
-        timeout=30,
+        timeout=60,
     )
-    assert time.monotonic() - t0 < 10
     assert r.returncode == 2 and r.stderr.startswith("error: cannot reach the Dask scheduler")
     assert len(r.stderr.splitlines()) == 1, r.stderr
+    # DASK_SCHEDULER_ADDRESS is the default; an explicit --jobs runs locally instead
+    env = {**os.environ, "NO_COLOR": "1", "DASK_SCHEDULER_ADDRESS": f"tcp://127.0.0.1:{port}"}
+    r = subprocess.run(
+        [*MG, "sweep", "s.yaml", "--dry-run"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert r.returncode == 0, r.stderr  # a dry run needs no scheduler
+    r = subprocess.run(
+        [*MG, "sweep", "s.yaml", "-q"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert r.returncode == 2 and f"127.0.0.1:{port}" in r.stderr
+    r = subprocess.run(
+        [*MG, "sweep", "s.yaml", "-q", "--jobs", "1", "--set", "train.epochs=1"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
 
 
 def test_ctrl_c_keeps_finished_trials_and_resume_finishes(tmp_path):
