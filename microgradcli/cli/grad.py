@@ -322,6 +322,8 @@ def _orders_text(result: dict, batch: bool) -> str:
                     part += f" (abs error {_err(checks[name][k - 1]['abs_error'])})"
                 parts.append(part)
         return _head(result) + ", ".join(parts)
+    if not grads:
+        return f"value = {_fmt(result['value'])}\n(no variables: no derivatives)"
     header = ["order"]
     for name in grads:
         header.append(f"d^k/d{name}^k")
