@@ -600,19 +600,8 @@ ANIMATIONS = {".gif": "gif", ".html": "html"}
 
 
 def animation_format(path: str | Path, fmt: str | None = None) -> str:
-    """'gif' or 'html' from --format or the extension of --animate's file."""
-    if fmt is not None:
-        f = fmt.lower().lstrip(".")
-        if f not in ANIMATIONS.values():
-            raise InputError(f"unknown format {fmt!r} for --animate; use gif or html")
-        return f
-    if str(path) == "-":
-        return "html"
-    suffix = Path(str(path)).suffix.lower()
-    if suffix not in ANIMATIONS:
-        shown = f"extension {suffix!r}" if suffix else "no extension"
-        raise InputError(f"{path}: {shown}; --animate writes a .gif or an .html file")
-    return ANIMATIONS[suffix]
+    """'gif' or 'html' from --format or the extension of --animate's file (stdout: html)."""
+    return fileio.output_format(path, fmt, ANIMATIONS, default="html")
 
 
 @dataclass
@@ -676,10 +665,11 @@ def _movie(frames: list[BoundaryFrame], head: str, threshold: float):
         with matplotlib.rc_context(STYLE):
             ax.cla()
             _draw_boundary(ax, frames[i].data, threshold, norm)
-            ax.set_title(f"{head}\n{_frame_text(frames[i], last)}")
+            ax.set_title(_frame_text(frames[i], last), fontsize=10.5, fontweight="normal")
 
     draw(0)
     with matplotlib.rc_context(STYLE):
+        fig.suptitle(head, fontsize=12, fontweight="bold")
         _decorate(fig, ax, frames[-1].data, norm)
         fig.get_layout_engine().set(w_pad=0.08, h_pad=0.08)  # inches: a little air
         fig.draw_without_rendering()  # lays the figure out once ...
