@@ -8,6 +8,7 @@ import typer
 
 from microgradcli.cli._app import app
 from microgradcli.cli._common import emit, emit_json
+from microgradcli.errors import plural
 
 
 def _num(v: Any) -> str:
@@ -42,14 +43,14 @@ def predict(
     """
     from microgradcli.checkpoint import load_checkpoint
     from microgradcli.errors import InputError
-    from microgradcli.predict import feature_names, predict_rows, read_rows
+    from microgradcli.predict import predict_rows, read_rows
 
     if model == "-" and input == "-":
         raise InputError(
             "the model and the input cannot both come from stdin ('-'); give one a file"
         )
     ckpt = load_checkpoint(model)
-    names = feature_names(ckpt)
+    names = ckpt.input_names
     rows = read_rows(input, ckpt.nin, names)
     widths = [max(10, len(n)) for n in names]
     task = ckpt.task
@@ -139,7 +140,7 @@ def _eval_lines(result: dict[str, Any], model: str, split: str) -> list[str]:
     shown = result["data"] if split == "all" else f"{result['data']} [{split}]"
     lines = [
         f"model     {model} ({result['task']})",
-        f"data      {shown} ({result['rows']} rows)",
+        f"data      {shown} ({plural(result['rows'], 'row')})",
         f"loss      {result['loss']:.6g} ({result['loss_name']})",
     ]
     if result["accuracy"] is not None:
