@@ -18,7 +18,7 @@ from microgradcli.cli._common import (
 from microgradcli.errors import InputError
 from microgradcli.fileio import output_format, write_output
 
-_SUFFIXES = {".svg": "svg", ".png": "png", ".dot": "dot", ".gv": "dot"}
+_SUFFIXES = {".svg": "svg", ".png": "png", ".dot": "dot", ".gv": "dot", ".html": "html"}
 
 
 @app.command(cls=ExprCommand, context_settings={"ignore_unknown_options": True})
@@ -50,7 +50,7 @@ def draw(
         None,
         "--format",
         "-f",
-        metavar="svg|dot|png",
+        metavar="svg|dot|png|html",
         help="Output format; default: from the -o extension, else svg.",
     ),
     output: str = typer.Option(

@@ -114,7 +114,9 @@ def _neuron_view(ckpt, f: _Forward) -> Picture:
         for neuron, a in zip(lyr.neurons, outs, strict=True):
             linear = lyr.activation == "linear"
             z = a if linear else a.children[0]  # act(b + w1*x1 + ...): its one input
-            zv = Value(z.data, tuple(prev), "dot", label=a.label if linear else f"{a.label}.z")
+            # d(z)/d(input i) = w_i: what the step-through shows as the local derivative
+            local = tuple(w.data for w in neuron.w)
+            zv = Value(z.data, tuple(prev), "dot", local, a.label if linear else f"{a.label}.z")
             zv.grad = z.grad
             params = [*neuron.w, neuron.b]
             rows = [f"w{i}={fmt_number(w.data)}" for i, w in enumerate(neuron.w, 1)]
@@ -125,7 +127,7 @@ def _neuron_view(ckpt, f: _Forward) -> Picture:
             if linear:
                 acts.append(zv)
                 continue
-            av = Value(a.data, (zv,), lyr.activation, label=a.label)
+            av = Value(a.data, (zv,), lyr.activation, a.local_grads, a.label)
             av.grad = a.grad
             acts.append(av)
         pic.columns.append(zs)

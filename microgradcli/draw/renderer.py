@@ -17,7 +17,7 @@ from microgradcli.draw.trace import DEFAULT_MAX_NODES, Notes, check_size, trace
 from microgradcli.engine import Value
 from microgradcli.errors import InputError, MgError
 
-FORMATS = ("svg", "dot", "png")
+FORMATS = ("svg", "dot", "png", "html")
 RENDERERS = ("auto", "builtin", "graphviz")
 DOT_TIMEOUT = 60.0  # seconds: dot can take minutes and gigabytes on a deep graph
 
@@ -83,7 +83,7 @@ def render(
     notes: Mapping[Value, Notes] | None = None,
     columns: Sequence[Sequence[Value]] = (),
 ) -> bytes:
-    """The picture as bytes: fmt is svg, dot or png; renderer auto, graphviz or builtin.
+    """The picture as bytes: fmt is svg, dot, png or html; renderer auto, graphviz or builtin.
 
     The graph's size is checked before anything is laid out or rendered. When `dot` fails
     under renderer auto, the built-in layout draws it and on_fallback hears why.
@@ -97,6 +97,10 @@ def render(
         check_size(len(nodes), max_nodes)
     if fmt == "dot":
         return to_dot(root, title, None, notes, columns).encode("utf-8")
+    if fmt == "html":  # always the built-in layout: the page's script knows its names
+        from microgradcli.draw.html import to_html
+
+        return to_html(root, title, notes, columns).encode("utf-8")
     if renderer == "graphviz" or (renderer == "auto" and graphviz_available()):
         try:
             return graphviz_pipe(to_dot(root, title, None, notes, columns), fmt)
