@@ -59,14 +59,19 @@ def graph_size(*roots: Value) -> int:
 
 
 def derivatives(
-    expression, point: Mapping[str, float], order: int, max_nodes: int = DEFAULT_MAX_NODES
+    expression,
+    point: Mapping[str, float],
+    order: int,
+    max_nodes: int = DEFAULT_MAX_NODES,
+    count_nodes: bool = True,
 ) -> Derivatives:
-    """d^k f/dx^k for k = 1..order and every variable x of `expression`, at `point`."""
+    """d^k f/dx^k for k = 1..order and every variable x of `expression`, at `point`
+    (and, with count_nodes, the size of each derivative's graph)."""
     if not 1 <= order <= MAX_ORDER:
         raise ValueError(f"order must be 1..{MAX_ORDER}, not {order}")
     root, leaves = expression.build(point)
     out = Derivatives(root.data, order, {}, {}, root)
-    base = graph_size(root)
+    base = graph_size(root) if count_nodes else 0
     for name, leaf in leaves.items():
         d, ds, sizes = root, [], [base]
         for k in range(1, order + 1):
@@ -76,9 +81,10 @@ def derivatives(
                 e.order, e.variable = k, name
                 raise
             ds.append(d.data)
-            sizes.append(graph_size(d))
+            sizes.append(graph_size(d) if count_nodes else 0)
         out.grads[name] = ds
-        out.nodes[name] = sizes
+        if count_nodes:
+            out.nodes[name] = sizes
     return out
 
 
@@ -169,3 +175,25 @@ def check(numeric: float | None, exact: float) -> dict:
     if numeric is None:
         return {"numeric": None, "abs_error": None}
     return {"numeric": numeric, "abs_error": abs(numeric - exact)}
+
+
+def derivative_graph(expression, point: Mapping[str, float], order: int) -> tuple[Value, str]:
+    """The graph of d^(order-1) f / dx^(order-1) for the first variable x, labelled, after
+    its backward pass (so x's grad is the order-th derivative): what `mg draw --order`
+    shows. Returns (root, the variable)."""
+    from microgradcli.expr import label_graph
+
+    if not 2 <= order <= MAX_ORDER:
+        raise ValueError(f"order must be 2..{MAX_ORDER}, not {order}")
+    root, leaves = expression.build(point)
+    if not leaves:
+        raise ValueError("an expression without variables has no derivative graph")
+    name = expression.variables[0]
+    d = root
+    for _ in range(order - 1):
+        d = grad(d, leaves[name], create_graph=True)
+    k = order - 1
+    d.label = f"df/d{name}" if k == 1 else f"d{k}f/d{name}{k}"
+    label_graph(d)
+    d.backward()
+    return d, name

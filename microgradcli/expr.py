@@ -481,7 +481,7 @@ def _node_label(v: Value, precedence: dict[Value, int]) -> tuple[str, int]:
         return _num_text(v.data), (_ATOM if v.data >= 0 else _PREC["neg"])
 
     def part(child: Value, need: int) -> str:
-        label = child.label if len(child.label) <= 12 else "…"
+        label = child.label if len(child.label) <= _LABEL_MAX else "…"
         return f"({label})" if precedence[child] < need else label
 
     if op == "*" and not kids[1].children and kids[1].data == -1.0:
@@ -628,3 +628,28 @@ def backward_steps(root: Value) -> list[dict]:
             }
         )
     return steps
+
+
+def label_graph(root: Value) -> None:
+    """Label every unlabelled node below `root` from its op and its inputs' labels (the
+    nodes engine.grad builds for a derivative have none)."""
+    precedence: dict[Value, int] = {}
+    order = root.topological_order()
+    for v in reversed(order):  # inputs first
+        if v.label:
+            precedence[v] = _precedence_of(v)
+    for v in reversed(order):
+        if v not in precedence:
+            v.label, precedence[v] = _node_label(v, precedence)
+
+
+def _precedence_of(v: Value) -> int:
+    """How tightly a labelled node's text binds, from its op (for parentheses)."""
+    op = v.op
+    if not op:
+        return _ATOM if v.data >= 0 else _PREC["neg"]
+    if op in ("+", "*", "/"):
+        return _PREC[op]
+    if op.startswith("**"):
+        return _PREC["**"]
+    return _ATOM

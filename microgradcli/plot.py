@@ -8,6 +8,7 @@ memory and written atomically; SVG output is deterministic (fixed hash salt, no 
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 import math
@@ -187,60 +188,133 @@ def loss_data(path: str | Path) -> LossData:
     )
 
 
-def loss_figure(data: LossData, title: str | None = None) -> Figure:
-    """Loss against epoch; accuracy on a second y axis; validation curves dashed."""
-    fig = _figure(7.0, 4.2)
-    ax = _axes(fig)
-    loss_colour, acc_colour = PALETTE[0], PALETTE[3]
-    marker = "o" if len(data.epoch) <= 30 else None
-    kw = {"marker": marker, "markersize": 3, "linewidth": 1.8}
-    ax.plot(data.epoch, data.loss, color=loss_colour, label="loss (train)", **kw)
-    if data.has("val_loss"):
-        ax.plot(
-            data.epoch,
-            data.val_loss,
-            color=loss_colour,
-            linestyle="--",
-            label="loss (validation)",
-            **kw,
+def loss_scale(runs: list[LossData], scale: str | None = None) -> str:
+    """'log' when the losses span more than three decades, else 'linear' ('symlog' when
+    a log scale must also show losses of exactly 0, as hinge reaches); `scale` forces
+    'log' or 'linear'."""
+    values = np.concatenate([np.concatenate([d.loss, d.val_loss]) for d in runs])
+    values = values[np.isfinite(values)]
+    positive = values[values > 0]
+    if scale is None:
+        wide = positive.size > 1 and positive.max() > 1e3 * positive.min()
+        scale = "log" if wide and values.min() >= 0 else "linear"
+    if scale == "log" and (values <= 0).any():
+        return "symlog" if positive.size else "linear"
+    return scale
+
+
+def _epoch_axis(ax, epochs: np.ndarray) -> None:
+    """Whole-number epoch ticks, every epoch when there are few; a lone epoch centred."""
+    lo, hi = float(epochs.min()), float(epochs.max())
+    pad = 0.5 if hi - lo < 1 else 0.25 if hi - lo <= 10 else 0.01 * (hi - lo)
+    ax.set_xlim(lo - pad, hi + pad)  # room for the first and last markers
+    if hi - lo <= 10 and np.all(epochs == np.round(epochs)):
+        ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(np.unique(epochs)))
+    else:
+        ax.xaxis.set_major_locator(
+            matplotlib.ticker.MaxNLocator(integer=True, steps=[1, 2, 2.5, 5, 10])
         )
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss", color=loss_colour)
-    ax.tick_params(axis="y", colors=loss_colour)
-    finite = data.loss[np.isfinite(data.loss)]
-    if finite.size and finite.min() >= 0:
-        ax.set_ylim(bottom=0)
-    if len(data.epoch) > 1:
-        ax.set_xlim(data.epoch[0], data.epoch[-1])
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    handles = ax.get_lines()
-    if data.has("accuracy") or data.has("val_accuracy"):
-        with matplotlib.rc_context(STYLE):
-            ax2 = ax.twinx()
-        ax2.grid(False)
-        ax2.spines["top"].set_visible(False)
-        if data.has("accuracy"):
-            ax2.plot(data.epoch, data.accuracy, color=acc_colour, label="accuracy (train)", **kw)
-        if data.has("val_accuracy"):
-            ax2.plot(
-                data.epoch,
-                data.val_accuracy,
-                color=acc_colour,
-                linestyle="--",
-                label="accuracy (validation)",
-                **kw,
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%d"))
+
+
+def _run_labels(runs: list[LossData]) -> list[str]:
+    """Each run's folder name, or the path given when two runs share a name."""
+    names = [d.run_name() or Path(d.source).stem for d in runs]
+    if len(set(names)) < len(names):
+        return [d.source for d in runs]
+    return names
+
+
+def loss_figure(
+    data: LossData | list[LossData], title: str | None = None, scale: str | None = None
+) -> Figure:
+    """Loss against epoch on top, accuracy below (classifiers only), validation dashed,
+    the legend below the plot where it hides nothing. Several runs are overlaid, one
+    colour each. The loss axis is logarithmic when the loss spans more than three
+    decades (scale 'log' or 'linear' chooses)."""
+    runs = data if isinstance(data, list) else [data]
+    accuracy = any(d.has("accuracy") or d.has("val_accuracy") for d in runs)
+    validation = any(d.has("val_loss") or d.has("val_accuracy") for d in runs)
+    several = len(runs) > 1
+    fig = _figure(7.0, 5.4 if accuracy else 4.2)
+    with matplotlib.rc_context(STYLE), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a loss of 1e308 overflows the ticks
+        if accuracy:
+            loss_ax, acc_ax = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
+        else:
+            loss_ax, acc_ax = fig.add_subplot(), None
+        kinds = [("loss", "val_loss", loss_ax), ("accuracy", "val_accuracy", acc_ax)]
+        for i, (d, name) in enumerate(zip(runs, _run_labels(runs), strict=True)):
+            colour = PALETTE[i % len(PALETTE)] if several else None
+            marker = "o" if len(d.epoch) <= 30 else None
+            kw = {"marker": marker, "markersize": 3, "linewidth": 1.8}
+            for train_key, val_key, ax in kinds:
+                if ax is None:
+                    continue
+                c = colour or (PALETTE[0] if train_key == "loss" else PALETTE[3])
+                prefix = f"{name} " if several else ""
+                if d.has(train_key):
+                    ax.plot(d.epoch, getattr(d, train_key), color=c, label=f"{prefix}{train_key} (train)", **kw)  # fmt: skip
+                if d.has(val_key):
+                    ax.plot(d.epoch, getattr(d, val_key), color=c, linestyle="--", label=f"{prefix}{train_key} (validation)", **kw)  # fmt: skip
+        chosen = loss_scale(runs, scale)
+        if chosen == "symlog":
+            values = np.concatenate([np.concatenate([d.loss, d.val_loss]) for d in runs])
+            # linear below the smallest loss that is not 0, so 0 sits a little below it
+            tiny = float(values[np.isfinite(values) & (values > 0)].min())
+            loss_ax.set_yscale("symlog", linthresh=10 ** math.floor(math.log10(tiny)), linscale=0.6)  # fmt: skip
+            loss_ax.set_ylim(bottom=0)
+        elif chosen == "log":
+            loss_ax.set_yscale("log")
+        else:
+            finite = np.concatenate([d.loss[np.isfinite(d.loss)] for d in runs])
+            if finite.size and finite.min() >= 0:
+                loss_ax.set_ylim(bottom=0)
+            loss_ax.yaxis.set_major_formatter(_readable_ticks())
+        loss_ax.set_ylabel("loss" + (" (log scale)" if chosen != "linear" else ""))
+        if acc_ax is not None:
+            acc_ax.set_ylim(-0.03, 1.03)
+            acc_ax.set_ylabel("accuracy")
+            acc_ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+        for ax in fig.axes:
+            ax.spines["right"].set_visible(False)
+        bottom = acc_ax if acc_ax is not None else loss_ax
+        bottom.set_xlabel("epoch")
+        _epoch_axis(bottom, np.concatenate([d.epoch for d in runs]))
+        if several:  # colour = run, line style = train / validation
+            handles = [
+                Line2D([], [], color=PALETTE[i % len(PALETTE)], linewidth=1.8, label=name)
+                for i, name in enumerate(_run_labels(runs))
+            ]
+            if validation:
+                handles += [
+                    Line2D([], [], color="#555555", linewidth=1.8, label="train"),
+                    Line2D(
+                        [], [], color="#555555", linewidth=1.8, linestyle="--", label="validation"
+                    ),  # fmt: skip
+                ]
+        else:
+            handles = [ln for a in fig.axes for ln in a.get_lines()]
+        if len(handles) > 1:
+            fig.legend(
+                handles=handles,
+                labels=[h.get_label() for h in handles],
+                loc="outside lower center",
+                ncols=min(len(handles), 4),
+                frameon=False,
             )
-        ax2.set_ylim(-0.02, 1.02)
-        ax2.set_ylabel("accuracy", color=acc_colour)
-        ax2.tick_params(axis="y", colors=acc_colour)
-        ax2.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
-        handles = [*handles, *ax2.get_lines()]
-    ax.legend(handles=handles, labels=[h.get_label() for h in handles], loc="center right")
-    last = int(data.epoch[-1])
-    run = data.run_name()
-    epochs = f"{last} epoch{'s' if last != 1 else ''}"
-    ax.set_title(title or (f"Training — {run} ({epochs})" if run else f"Training — {epochs}"))
+        loss_ax.set_title(title or _loss_title(runs))
     return fig
+
+
+def _loss_title(runs: list[LossData]) -> str:
+    if len(runs) > 1:
+        return f"Training — {len(runs)} runs"
+    d = runs[0]
+    last = int(d.epoch[-1])
+    run = d.run_name()
+    epochs = f"{last} epoch{'s' if last != 1 else ''}"
+    return f"Training — {run} ({epochs})" if run else f"Training — {epochs}"
 
 
 # -- decision boundary -------------------------------------------------------------------
@@ -430,10 +504,12 @@ def _draw_boundary(ax, data: BoundaryData, threshold: float, norm: Normalize | N
     same way for every frame of a movie."""
     ax.grid(False)
     extent = (data.xs[0], data.xs[-1], data.ys[0], data.ys[-1])
-    if data.regression:  # the output as a heat map, the points coloured by their targets
-        ax.imshow(data.output, origin="lower", extent=extent, aspect="auto", cmap=SURFACE, norm=norm, interpolation="bilinear")  # fmt: skip
+    if data.regression:
+        # the output as a heat map, lighter than the points coloured by their targets on
+        # the same scale: a dot that stands out from its background is a miss
+        ax.imshow(data.output, origin="lower", extent=extent, aspect="auto", cmap=SURFACE, norm=norm, interpolation="bilinear", alpha=0.6)  # fmt: skip
         if data.points.size and data.point_labels is not None:
-            ax.scatter(data.points[:, 0], data.points[:, 1], c=np.asarray(data.point_labels, float), cmap=SURFACE, norm=norm, edgecolors="white", linewidths=0.8, s=30, zorder=3)  # fmt: skip
+            ax.scatter(data.points[:, 0], data.points[:, 1], c=np.asarray(data.point_labels, float), cmap=SURFACE, norm=norm, edgecolors="#222222", linewidths=0.7, s=34, zorder=3)  # fmt: skip
         elif data.points.size:
             ax.scatter(data.points[:, 0], data.points[:, 1], color="#444444", s=14, zorder=3)
     else:
@@ -524,19 +600,8 @@ ANIMATIONS = {".gif": "gif", ".html": "html"}
 
 
 def animation_format(path: str | Path, fmt: str | None = None) -> str:
-    """'gif' or 'html' from --format or the extension of --animate's file."""
-    if fmt is not None:
-        f = fmt.lower().lstrip(".")
-        if f not in ANIMATIONS.values():
-            raise InputError(f"unknown format {fmt!r} for --animate; use gif or html")
-        return f
-    if str(path) == "-":
-        return "html"
-    suffix = Path(str(path)).suffix.lower()
-    if suffix not in ANIMATIONS:
-        shown = f"extension {suffix!r}" if suffix else "no extension"
-        raise InputError(f"{path}: {shown}; --animate writes a .gif or an .html file")
-    return ANIMATIONS[suffix]
+    """'gif' or 'html' from --format or the extension of --animate's file (stdout: html)."""
+    return fileio.output_format(path, fmt, ANIMATIONS, default="html")
 
 
 @dataclass
@@ -600,10 +665,11 @@ def _movie(frames: list[BoundaryFrame], head: str, threshold: float):
         with matplotlib.rc_context(STYLE):
             ax.cla()
             _draw_boundary(ax, frames[i].data, threshold, norm)
-            ax.set_title(f"{head}\n{_frame_text(frames[i], last)}")
+            ax.set_title(_frame_text(frames[i], last), fontsize=10.5, fontweight="normal")
 
     draw(0)
     with matplotlib.rc_context(STYLE):
+        fig.suptitle(head, fontsize=12, fontweight="bold")
         _decorate(fig, ax, frames[-1].data, norm)
         fig.get_layout_engine().set(w_pad=0.08, h_pad=0.08)  # inches: a little air
         fig.draw_without_rendering()  # lays the figure out once ...
@@ -738,13 +804,19 @@ output {{ font-variant-numeric: tabular-nums; }}
 # -- a function and its derivative -------------------------------------------------------
 @dataclass
 class FunctionData:
-    """f and df/dvar at each sample point (NaN where f is undefined)."""
+    """f and df/dvar at each sample point (NaN where either is undefined)."""
 
     expr: str
     var: str
     xs: np.ndarray
     ys: np.ndarray
     dys: np.ndarray
+    higher: tuple[np.ndarray, ...] = ()  # with order N > 1: the derivatives 2..N
+
+    def curves(self) -> list[tuple[str, np.ndarray]]:
+        """(y-axis label, values) of each curve to draw, one panel each, f first."""
+        v = self.var
+        return [(f"f({v})", self.ys), (f"df/d{v}", self.dys)]
 
 
 def parse_range(text: str) -> tuple[float, float]:
@@ -766,9 +838,16 @@ def parse_range(text: str) -> tuple[float, float]:
     return lo, hi
 
 
-def function_data(expr: str, lo: float, hi: float, points: int = 401) -> FunctionData:
-    """Sample f and its derivative on [lo, hi]; the derivative from the engine's backward."""
-    from microgradcli.expr import parse_expression, value_and_grad
+def function_data(
+    expr: str, lo: float, hi: float, points: int = 401, order: int = 1
+) -> FunctionData:
+    """Sample f and its derivative on [lo, hi]; the derivative from the engine's backward
+    (order N > 1: derivatives 1..N, the backward pass differentiated again).
+
+    Where the engine refuses a point only because a derivative is undefined there
+    (sqrt at 0), f keeps its value and only f' has a gap.
+    """
+    from microgradcli.expr import parse_expression, render, value_and_grad
 
     if points < 2:
         raise InputError(f"--points must be at least 2, got {points}")
@@ -783,33 +862,177 @@ def function_data(expr: str, lo: float, hi: float, points: int = 401) -> Functio
     xs = np.linspace(lo, hi, points)
     ys = np.full(points, np.nan)
     dys = np.full(points, np.nan)
-    for i, x in enumerate(xs):
+    higher: tuple[np.ndarray, ...] = ()
+    if order > 1:
+        ys, derivs = _derivative_samples(parsed, var, xs, order)
+        dys, higher = derivs[0], tuple(derivs[1:])
+    tree = None
+    for i, x in enumerate(xs if order == 1 else ()):
         try:
             ys[i], grad = value_and_grad(parsed, {var: float(x)})
         except MathDomainError:
-            continue  # undefined here (log of a negative, a pole): a gap in the curve
+            # undefined here (log of a negative, a pole): a gap in the curve, unless
+            # only the derivative is undefined and f itself has a value
+            tree = tree or ast.parse(render(parsed), mode="eval").body
+            ys[i] = _value_only(tree, var, float(x))
+            continue
         dys[i] = grad[var]
     if not np.isfinite(ys).any():
         raise InputError(
             f"{expr!r} is undefined everywhere on [{lo:g}, {hi:g}]; try another --range"
         )
-    return FunctionData(expr, var, xs, ys, dys)
+    return FunctionData(expr, var, xs, ys, dys, higher)
 
 
-def _robust_limits(values: np.ndarray) -> tuple[float, float] | None:
-    """y limits that ignore a pole's huge values (1/x near 0), or None to let matplotlib choose."""
+def _derivative_samples(parsed, var: str, xs: np.ndarray, order: int):
+    """f and its derivatives 1..order at each x (NaN where one of them is undefined)."""
+    from microgradcli.derivatives import derivatives
+
+    ys = np.full(len(xs), np.nan)
+    derivs = [np.full(len(xs), np.nan) for _ in range(order)]
+    for i, x in enumerate(xs):
+        try:
+            r = derivatives(parsed, {var: float(x)}, order, count_nodes=False)
+        except MathDomainError:
+            continue
+        ys[i] = r.value
+        for k, d in enumerate(r.grads[var]):
+            derivs[k][i] = d
+    return ys, derivs
+
+
+_SUPERSCRIPT = str.maketrans(
+    "0123456789", "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079"
+)
+
+
+def prime(k: int) -> str:
+    """The k-th derivative's name in a legend: primes up to 3, then f(4) as superscripts."""
+    if k <= 3:
+        return "f" + "'" * k
+    return "f\u207d" + str(k).translate(_SUPERSCRIPT) + "\u207e"
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+
+
+_FLOAT_FUNCTIONS = {
+    "exp": math.exp, "log": math.log, "sqrt": math.sqrt, "tanh": math.tanh,
+    "sigmoid": _sigmoid, "relu": lambda z: max(z, 0.0), "sin": math.sin, "cos": math.cos,
+    "abs": abs,
+}  # fmt: skip
+_FLOAT_OPS = {
+    ast.Add: lambda a, b: a + b,
+    ast.Sub: lambda a, b: a - b,
+    ast.Mult: lambda a, b: a * b,
+    ast.Div: lambda a, b: a / b,
+    ast.Pow: math.pow,  # a real power or a ValueError, never a complex number
+}
+
+
+def _value_only(tree: ast.expr, var: str, x: float) -> float:
+    """f(x) in plain floats (NaN where f itself is undefined), for the points where the
+    engine stops because a derivative is undefined. The tree is render()'s text of an
+    already-parsed expression: the expression language only, read through a whitelist."""
+    from microgradcli.expr import CONSTANTS
+
+    def ev(node: ast.expr) -> float:
+        if isinstance(node, ast.Constant):
+            return float(node.value)
+        if isinstance(node, ast.Name):
+            return x if node.id == var else CONSTANTS[node.id]
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            v = ev(node.operand)
+            return -v if isinstance(node.op, ast.USub) else v
+        if isinstance(node, ast.BinOp):
+            return _FLOAT_OPS[type(node.op)](ev(node.left), ev(node.right))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            return _FLOAT_FUNCTIONS[node.func.id](ev(node.args[0]))
+        raise ValueError(f"unexpected {ast.dump(node)}")
+
+    try:
+        v = ev(tree)
+    except (ValueError, ZeroDivisionError, OverflowError, KeyError):
+        return math.nan
+    return v if math.isfinite(v) else math.nan
+
+
+def curve_limits(values: np.ndarray) -> tuple[float, float] | None:
+    """y limits that keep a curve readable next to a pole (1/x near 0), or None to let
+    matplotlib show all of it.
+
+    A pole shows as a tail far longer than the body of the values (the range beyond
+    twice the middle 90%); then the window is the quartiles widened by 3 interquartile
+    ranges, which holds several poles' worth of tails (tan, sec**2) out and keeps the
+    curve between them. A steep but bounded curve (exp) has no such tail and is whole.
+    """
     v = values[np.isfinite(values)]
     if v.size < 10:
         return None
-    p_lo, p_hi = np.percentile(v, [2, 98])
-    span = max(p_hi - p_lo, 1e-12)
-    if v.max() - v.min() <= 4 * span:
+    p5, q1, q3, p95 = np.percentile(v, [5, 25, 75, 95])
+    if p95 - p5 <= 0 or v.max() - v.min() <= 2 * (p95 - p5):
         return None
-    return p_lo - 0.5 * span, p_hi + 0.5 * span
+    iqr = q3 - q1 if q3 > q1 else p95 - p5
+    lo, hi = max(v.min(), q1 - 3 * iqr), min(v.max(), q3 + 3 * iqr)
+    pad = 0.05 * (hi - lo)
+    return float(lo - pad), float(hi + pad)
+
+
+def broken_curve(
+    xs: np.ndarray, ys: np.ndarray, limits: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The curve with a gap (a NaN between two samples) wherever it jumps by more than
+    the plotted range from one side of the window to the other: a pole crossed between
+    samples (tan) is drawn as two branches, not as a vertical stroke through the
+    asymptote. A steep climb towards a pole is kept: it runs to the window's edge."""
+    lo, hi = limits
+    mid = (lo + hi) / 2
+    with np.errstate(invalid="ignore"):
+        jump = np.abs(np.diff(ys)) > hi - lo
+        across = (ys[:-1] - mid) * (ys[1:] - mid) < 0
+    cuts = np.flatnonzero(jump & across)
+    if not cuts.size:
+        return xs, ys
+    mids = (xs[cuts] + xs[cuts + 1]) / 2
+    return np.insert(xs, cuts + 1, mids), np.insert(ys, cuts + 1, np.nan)
 
 
 def function_figure(data: FunctionData, title: str | None = None) -> Figure:
-    """f(x) solid, f'(x) dashed, the axes through zero."""
+    """f on top, its derivative below, one shared x axis, each with its own y range (so
+    neither is flattened by the other), broken at poles, the axes through zero."""
+    if data.higher:
+        return _orders_figure(data, title)
+    curves = data.curves()
+    fig = _figure(7.0, 2.0 + 2.2 * len(curves))
+    with matplotlib.rc_context(STYLE):
+        axes = fig.subplots(len(curves), 1, sharex=True, squeeze=False)[:, 0]
+        colours = [PALETTE[0], PALETTE[1], PALETTE[2], PALETTE[4]]
+        for i, (ax, (name, values)) in enumerate(zip(axes, curves, strict=True)):
+            ax.axhline(0.0, color="#999999", linewidth=0.8, zorder=0)
+            if data.xs[0] < 0 < data.xs[-1]:
+                ax.axvline(0.0, color="#999999", linewidth=0.8, zorder=0)
+            limits = curve_limits(values)
+            if limits:
+                ax.set_ylim(*limits)
+                xs, ys = broken_curve(data.xs, values, limits)
+            else:
+                xs, ys = data.xs, values
+            label = f"{name} = {data.expr}" if i == 0 else f"{name} (backward pass)"
+            ax.plot(xs, ys, color=colours[i % len(colours)], linewidth=2.0, label=label)
+            ax.set_ylabel(name if i == 0 else f"{name}  (backward pass)")
+            ax.spines["right"].set_visible(False)
+            ax.yaxis.set_major_formatter(_readable_ticks())
+        axes[0].set_xlim(data.xs[0], data.xs[-1])
+        axes[-1].set_xlabel(data.var)
+        axes[-1].xaxis.set_major_formatter(_readable_ticks())
+        axes[0].set_title(title or f"{data.expr} and its derivative")
+    return fig
+
+
+def _orders_figure(data: FunctionData, title: str | None) -> Figure:
+    """--order N: f and its first N derivatives on one axes (HIPS autograd's tanh
+    picture), legend f, f', f'', ..."""
     fig = _figure(7.0, 4.2)
     ax = _axes(fig)
     ax.axhline(0.0, color="#999999", linewidth=0.8, zorder=0)
@@ -817,22 +1040,24 @@ def function_figure(data: FunctionData, title: str | None = None) -> Figure:
         ax.axvline(0.0, color="#999999", linewidth=0.8, zorder=0)
     v = data.var
     ax.plot(data.xs, data.ys, color=PALETTE[0], linewidth=2.0, label=f"f({v}) = {data.expr}")
-    ax.plot(
-        data.xs,
-        data.dys,
-        color=PALETTE[1],
-        linewidth=1.8,
-        linestyle="--",
-        label=f"df/d{v} (backward pass)",
-    )
-    limits = _robust_limits(np.concatenate([data.ys, data.dys]))
-    if limits:
-        ax.set_ylim(*limits)
+    first = f"f'({v}) (backward pass)"
+    ax.plot(data.xs, data.dys, color=PALETTE[1], linewidth=1.8, linestyle="--", label=first)
+    for k, ds in enumerate(data.higher, start=2):
+        ax.plot(data.xs, ds, color=PALETTE[k % len(PALETTE)], linewidth=1.4, label=prime(k))
+    spans = []  # each curve's own readable range (clipped only near a pole), then all of them
+    for values in (data.ys, data.dys, *data.higher):
+        finite = values[np.isfinite(values)]
+        if finite.size:
+            spans.append(curve_limits(values) or (float(finite.min()), float(finite.max())))
+    if spans:
+        lo, hi = min(a for a, _ in spans), max(b for _, b in spans)
+        pad = 0.05 * (hi - lo) if hi > lo else 1.0
+        ax.set_ylim(lo - pad, hi + pad)
     ax.set_xlim(data.xs[0], data.xs[-1])
     ax.set_xlabel(v)
     ax.set_ylabel("value")
     ax.legend(loc="best")
-    ax.set_title(title or f"{data.expr} and its derivative")
+    ax.set_title(title or f"{data.expr} and its first {len(data.higher) + 1} derivatives")
     return fig
 
 

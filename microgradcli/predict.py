@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 __all__ = [
     "Row",
     "evaluate",
-    "feature_names",
     "predict_rows",
     "read_dataset",
     "read_rows",
@@ -42,11 +41,6 @@ class Row:
 
     values: list[float]
     line: int
-
-
-def feature_names(ckpt: Checkpoint) -> list[str]:
-    """The model's input names (Checkpoint.input_names)."""
-    return ckpt.input_names
 
 
 # -- reading input rows ------------------------------------------------------------------

@@ -952,13 +952,13 @@ class _InProcess:
         return self.active
 
     def run(self, payloads: list[dict], should_stop: Callable[[], bool]) -> Iterator[dict | None]:
-        for p in payloads:
+        for i, p in enumerate(payloads):
             if should_stop():
                 self.interrupted = True
                 return
             self.active = 1
             res = run_trial(p, should_stop)
-            self.active = 0
+            self.active = 1 if i + 1 < len(payloads) else 0  # the next one starts now
             if res["status"] == "interrupted":
                 self.interrupted = True
                 return
@@ -1227,8 +1227,9 @@ def run_sweep(
 ) -> Outcome:
     """Run the plan's trials and write the sweep folder; never print.
 
-    on_event(kind, data): "start" (backend, total, done), "result" (a results.jsonl line,
-    as it is written) and "tick" (running: trials running now), often. should_stop() is
+    on_event(kind, data): "start" (backend, total, done), "kept" (the line of a trial
+    finished before, on --resume), "result" (a results.jsonl line, as it is written) and
+    "tick" (running: trials running now), often. should_stop() is
     polled: when it says yes, pending trials are cancelled, running ones stopped,
     finished ones kept, and the outcome says interrupted. A worker with another mg or
     Python raises VersionMismatch before any trial runs.
@@ -1272,6 +1273,8 @@ def run_sweep(
                 "sweep_dir": str(sweep_dir),
             },
         )
+        for line in kept:
+            emit("kept", line)
         last_tick = 0.0
         for res in backend.run(payloads, stop):
             now = time.perf_counter()

@@ -19,12 +19,14 @@ else
     echo "make_docs: mg draw is not available; docs/neuron.svg left as it is" >&2
 fi
 
-# micrograd's moons demo: train, then its loss curve and its decision boundary.
-mg train configs/moons.yaml --out "$runs/moons" --force --quiet > /dev/null
+# micrograd's moons demo: train (keeping the weights every 5 epochs), then its loss curve,
+# its decision boundary, and the boundary forming as a GIF, one frame per snapshot.
+mg train configs/moons.yaml --out "$runs/moons" --force --quiet --set output.snapshot_every=5 > /dev/null
 mg plot loss "$runs/moons" -o docs/moons-loss.svg
-mg plot boundary "$runs/moons/model.json" -o docs/moons-boundary.svg
+mg plot boundary "$runs/moons" -o docs/moons-boundary.svg
+mg plot boundary "$runs/moons" --animate docs/moons-boundary.gif
 
 # A function and its derivative, the derivative from the engine's backward pass.
 mg plot fn "tanh(x)" --range -5:5 -o docs/tanh.svg
 
-ls -l docs/*.svg >&2
+ls -l docs/*.svg docs/*.gif >&2

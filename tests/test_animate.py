@@ -101,7 +101,8 @@ def test_every_frame_has_the_same_axes_and_colours(runs):
         ax = fig.axes[0]
         image = ax.get_images()[0]
         seen.add((tuple(ax.get_position().bounds), ax.get_xlim(), ax.get_ylim(), image.get_clim(), tuple(map(tuple, image.get_cmap().colors))))  # fmt: skip
-        assert ax.get_title().splitlines() == ["moons", plot._frame_text(frames[i], 6)]
+        assert ax.get_title() == plot._frame_text(frames[i], 6)
+        assert fig.get_suptitle() == "moons"
     assert len(seen) == 1
     # the last frame is the trained model: its accuracy is what the static plot reports
     static = plot.boundary_data(ckpt, ds.x, labels, 30)
@@ -115,7 +116,7 @@ def test_errors(runs, tmp_path):
     line = one_error_line(mg("plot", "boundary", str(runs["wide"]), "--animate", str(tmp_path / "a.gif")))  # fmt: skip
     assert "models with 2 inputs; this one takes 3" in line
     line = one_error_line(mg("plot", "boundary", "nowhere", "--animate", str(tmp_path / "a.mp4")))
-    assert "a.mp4: extension '.mp4'; --animate writes a .gif or an .html file" in line
+    assert "a.mp4: extension '.mp4'; the output must end in .gif or .html" in line
     line = one_error_line(mg("plot", "boundary", str(runs["moons"]), "--animate", str(tmp_path / "a.gif"), "-o", "b.svg"))  # fmt: skip
     assert "not both" in line
     assert list(tmp_path.iterdir()) == []

@@ -174,3 +174,15 @@ def test_newton_failures_exit_1_with_the_reason():
 )
 def test_newton_bad_input(args, words):
     assert words in one_error("newton", *args)
+
+
+def test_draw_order_2_draws_the_graph_of_the_derivative():
+    out = mg("draw", "tanh(x)", "--at", "x=1", "--order", "2", "-f", "dot").stdout
+    assert "// df/dx of tanh(x): the backward pass recorded as Values" in out
+    assert "so x's grad is d2f/dx2" in out
+    plain = mg("draw", "tanh(x)", "--at", "x=1", "-f", "dot").stdout
+    assert out.count("->") > plain.count("->")  # the derivative's graph holds f's and more
+    assert "no derivative to draw" in one_error("draw", "3", "--order", "2")
+    assert "not of --model" in one_error(
+        "draw", "--model", "m.json", "--input", "1", "--order", "2"
+    )

@@ -376,3 +376,15 @@ def test_gaussian_elimination_pivots_and_detects_singular_matrices():
         truth = [rng.uniform(-1, 1) for _ in range(n)]
         rhs = [math.fsum(r * v for r, v in zip(row, truth, strict=True)) for row in m]
         assert solve(m, rhs) == pytest.approx(truth, abs=1e-9)
+
+
+def test_derivative_graph_is_labelled_and_its_backward_gives_the_next_order():
+    from microgradcli.derivatives import derivative_graph
+
+    root, name = derivative_graph(parse_expression("tanh(x*w)"), {"x": 1.0, "w": 0.5}, 3)
+    nodes = root.topological_order()
+    assert name == "x" and root.label == "d2f/dx2" and all(v.label for v in nodes)
+    x = next(v for v in nodes if v.label == "x")
+    t = math.tanh(0.5)
+    assert root.data == pytest.approx(-2 * t * (1 - t * t) * 0.25)
+    assert x.grad == pytest.approx((-2 + 6 * t * t) * (1 - t * t) * 0.125)

@@ -16,7 +16,6 @@ from microgradcli.errors import InputError
 from microgradcli.nn import MLP
 from microgradcli.predict import (
     evaluate,
-    feature_names,
     predict_rows,
     read_dataset,
     read_rows,
@@ -64,7 +63,7 @@ def forward(ckpt: Checkpoint, row: list[float]) -> list[float]:
 def rows_of(tmp_path, name: str, text: str, ckpt: Checkpoint):
     p = tmp_path / name
     p.write_text(text, encoding="utf-8")
-    return [r.values for r in read_rows(p, ckpt.nin, feature_names(ckpt))]
+    return [r.values for r in read_rows(p, ckpt.nin, ckpt.input_names)]
 
 
 # -- predictions ---------------------------------------------------------------------

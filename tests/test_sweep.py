@@ -487,3 +487,42 @@ def test_plot_sweep_one_point_per_trial_log_axis_colours_for_the_rest(tmp_path):
         sweep_data(tmp_path / "sw", "train.lrr")
     with pytest.raises(InputError, match="not a sweep folder"):
         sweep_data(tmp_path, "train.lr")
+
+
+def test_progress_bar_on_a_terminal_only_and_clean_stdout(tmp_path):
+    pty = pytest.importorskip("pty")
+    path = write(tmp_path, RUN)
+    leader, follower = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "CI")}
+    try:
+        p = subprocess.run(
+            [*MG, "sweep", str(path), "--jobs", "1", "--json"],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=follower,
+            env=env,
+            timeout=60,
+        )
+        os.close(follower)
+        follower = None
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(leader)
+        if follower is not None:
+            os.close(follower)
+    assert p.returncode == 0
+    assert b"trials" in seen and b"4/4" in seen and b"\x1b[" in seen  # the bar, on the tty
+    lines = p.stdout.decode().splitlines()
+    assert len(lines) == 4 and all(json.loads(line)["status"] == "ok" for line in lines)
+    assert b"\x1b" not in p.stdout
+    # not a terminal: no bar, one plain line per trial
+    r = mg("sweep", str(path), "--jobs", "1", "--out", "plain", cwd=tmp_path)
+    assert "\x1b" not in r.stderr and r.stderr.count("\n[") == 4 and "[4/4]" in r.stderr

@@ -50,14 +50,6 @@ def warn(message: str) -> None:
     sys.stderr.flush()
 
 
-def stderr_console(quiet: bool = False):
-    """A rich Console on stderr (imported lazily: rich is not on the `mg grad` path)."""
-    from rich.console import Console
-
-    fancy = fancy_stderr(quiet)
-    return Console(stderr=True, force_terminal=fancy, no_color=not fancy, quiet=quiet)
-
-
 def warn_unused(expression, point: dict[str, float], warned: set[str], prefix: str = "") -> None:
     """Warn once per name about values given for names the expression does not use."""
     from microgradcli.assignments import unused_names

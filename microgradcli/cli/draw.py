@@ -65,6 +65,14 @@ def draw(
         metavar="neurons|scalars",
         help="With --model: one w·x+b node per neuron (neurons), or every multiply and add.",
     ),
+    order: int = typer.Option(
+        1,
+        "--order",
+        min=1,
+        max=10,
+        help="2: draw the graph of the derivative df/dx itself (the backward pass recorded "
+        "as Values; x's grad is then d2f/dx2); N: of the (N-1)-th derivative.",
+    ),
     renderer: str = typer.Option(
         "auto",
         "--renderer",
@@ -97,6 +105,8 @@ def draw(
             raise InputError("--at sets expression variables; with --model give --input instead")
         if input_ is None:
             raise InputError("--model needs --input with one input row, e.g. --input 2,3,-1")
+        if order != 1:
+            raise InputError("--order draws derivatives of an EXPR, not of --model")
         picture = _model_graph(model, input_, view)
     else:
         if input_ is not None:
@@ -108,7 +118,7 @@ def draw(
             )
         if view != "neurons":
             raise InputError("--view goes with --model")
-        root, title = _expression_graph(expr, at or [])
+        root, title = _expression_graph(expr, at or [], order)
         picture = drawing.Picture([root], title)
     data = drawing.render(
         picture.roots,
@@ -135,7 +145,7 @@ def _choose_renderer(name: str) -> str:
     return r
 
 
-def _expression_graph(text: str, at: list[str]):
+def _expression_graph(text: str, at: list[str], order: int = 1):
     from microgradcli.expr import parse_expression
 
     if "-" in at:
@@ -149,12 +159,30 @@ def _expression_graph(text: str, at: list[str]):
     for item in at:
         merge(point, parse_assignments(item, f"--at {item!r}"), "--at")
     warn_unused(expression, point, set())
+    if order > 1:
+        return _derivative_graph(text, expression, point, order)
     root, _ = expression.build(point)
     root.backward()
     title = [text]
     if expression.variables:
         shown = ", ".join(f"{name}={point[name]:.10g}" for name in expression.variables)
         title.append(f"at {shown}; grad = d(output)/d(node)")
+    return root, title
+
+
+def _derivative_graph(text: str, expression, point: dict[str, float], order: int):
+    from microgradcli.derivatives import derivative_graph
+
+    if not expression.variables:
+        raise InputError(f"{text!r} has no variable, so no derivative to draw; drop --order")
+    root, name = derivative_graph(expression, point, order)
+    shown = ", ".join(f"{n}={point[n]:.10g}" for n in expression.variables)
+    title = [
+        f"{root.label} of {text}: the backward pass recorded as Values",
+        f"at {shown}; grad = d({root.label})/d(node), so {name}'s grad is d{order}f/d{name}{order}",
+    ]
+    if len(expression.variables) > 1:
+        title.append(f"(with respect to {name}, the first variable)")
     return root, title
 
 

@@ -44,21 +44,33 @@ def _check_output(out: str, fmt: str | None) -> None:
 
 @plot_app.command("loss")
 def plot_loss(
-    run: str = typer.Argument(..., help="A run folder (runs/NAME) or its log.jsonl."),
+    runs: list[str] = typer.Argument(
+        ..., help="Run folders (runs/NAME) or their log.jsonl files; several are overlaid."
+    ),
     out: str = typer.Option("loss.svg", "--output", "-o", help=_OUT_HELP),
+    log: bool = typer.Option(False, "--log", help="Loss on a log scale."),
+    linear: bool = typer.Option(False, "--linear", help="Loss on a linear scale."),
     fmt: str | None = typer.Option(None, "--format", "-f", help=_FORMAT_HELP),
     title: str | None = typer.Option(None, "--title", help="Title (default: from the log)."),
 ) -> None:
-    """Loss against epoch, accuracy on a second axis, validation curves dashed.
+    """Loss against epoch, accuracy below it (classifiers), validation curves dashed.
 
-    Writes loss.svg in the current folder unless -o says otherwise.
+    The loss axis turns logarithmic when the loss spans more than three decades
+    (--log or --linear to choose). Several runs are overlaid, one colour each,
+    the legend naming them. Writes loss.svg unless -o says otherwise.
 
-    Example: mg plot loss runs/moons/log.jsonl -o loss.svg
+    Example: mg plot loss runs/a runs/b runs/c -o compare.svg
     """
+    from microgradcli.errors import InputError
     from microgradcli.plot import loss_data, loss_figure
 
+    if log and linear:
+        raise InputError("give --log or --linear, not both")
+    if runs.count("-") > 1:
+        raise InputError("only one log can come from stdin (-)")
     _check_output(out, fmt)
-    _save(loss_figure(loss_data(run), title), out, fmt)
+    scale = "log" if log else "linear" if linear else None
+    _save(loss_figure([loss_data(r) for r in runs], title, scale), out, fmt)
 
 
 def _training_points(ckpt: Any, data: str | None, split: str) -> tuple[list, list | None, str]:
@@ -187,7 +199,9 @@ def plot_boundary(
 
 @plot_app.command("fn", cls=ExprCommand)
 def plot_fn(
-    expr: str = typer.Argument(..., help='An expression of one variable, e.g. "tanh(x)".'),
+    expr: str = typer.Argument(
+        ..., help='An expression of one variable, e.g. "tanh(x)"; - reads it from stdin.'
+    ),
     range_: str = typer.Option(
         "-5:5", "--range", "-r", help="A:B, the interval to plot (write --range=-5:5 or -r -5:5)."
     ),
@@ -195,12 +209,17 @@ def plot_fn(
     points: int = typer.Option(401, "--points", "-n", min=2, max=100_000, help="Sample points."),
     fmt: str | None = typer.Option(None, "--format", "-f", help=_FORMAT_HELP),
     title: str | None = typer.Option(None, "--title", help="Title (default: the expression)."),
+    order: int = typer.Option(
+        1, "--order", min=1, max=10, help="Plot derivatives 1..N (each order costs ~3x more)."
+    ),
 ) -> None:
     """A function of one variable and its derivative, computed by the engine's
-    backward pass.
+    backward pass (--order N: its first N derivatives, on one figure).
 
-    Where the function is undefined (log of a negative number, a pole) the
-    curves have a gap. Writes fn.svg unless -o says otherwise.
+    f on top, f' below, each with its own y range. Where the function is
+    undefined (log of a negative number, a pole) the curves have a gap, and a
+    pole crossed between two samples (tan) breaks the line. Writes fn.svg
+    unless -o says otherwise.
 
     Example: mg plot fn "tanh(x)" --range -5:5 -o tanh.svg
     """
@@ -208,7 +227,16 @@ def plot_fn(
 
     _check_output(out, fmt)
     lo, hi = parse_range(range_)
-    _save(function_figure(function_data(expr, lo, hi, points), title), out, fmt)
+    if expr == "-":
+        from microgradcli.cli._common import read_stdin_text
+        from microgradcli.errors import InputError
+
+        expr = read_stdin_text().strip()
+        if not expr:
+            raise InputError(
+                'stdin: no expression; pipe one in, e.g. echo "tanh(x)" | mg plot fn -'
+            )
+    _save(function_figure(function_data(expr, lo, hi, points, order), title), out, fmt)
 
 
 @plot_app.command("sweep")

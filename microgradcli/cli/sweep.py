@@ -106,6 +106,8 @@ class _Progress:
             TextColumn("eta"),
             TimeRemainingColumn(),
             console=Console(stderr=True),  # never stdout: it carries results
+            redirect_stdout=False,  # rich would send our JSON lines to its console (stderr)
+            redirect_stderr=False,
         )
         self.task = self.bar.add_task("sweep", total=self.total, completed=self.done, state="")
         self.bar.start()
@@ -279,7 +281,7 @@ def sweep_command(
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def on_event(kind: str, data: dict) -> None:
-        if kind == "result" and piping["json"]:
+        if kind in ("kept", "result") and piping["json"]:
             try:
                 emit_json(data)
             except BrokenPipeError:  # `--json | head`: the reader left; stop as on Ctrl-C

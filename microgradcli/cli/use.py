@@ -42,14 +42,14 @@ def predict(
     """
     from microgradcli.checkpoint import load_checkpoint
     from microgradcli.errors import InputError
-    from microgradcli.predict import feature_names, predict_rows, read_rows
+    from microgradcli.predict import predict_rows, read_rows
 
     if model == "-" and input == "-":
         raise InputError(
             "the model and the input cannot both come from stdin ('-'); give one a file"
         )
     ckpt = load_checkpoint(model)
-    names = feature_names(ckpt)
+    names = ckpt.input_names
     rows = read_rows(input, ckpt.nin, names)
     widths = [max(10, len(n)) for n in names]
     task = ckpt.task
