@@ -513,7 +513,7 @@ def _column_lefts(col_w: list[float], lanes: Lanes, y: list[float]) -> list[floa
             steep[lanes.layer[v]] = max(steep[lanes.layer[v]], abs(y[s] - y[v]))
     x_left = [MARGIN]
     for lv in range(len(col_w) - 1):
-        gap = min(140.0, max(44.0, 0.22 * steep[lv]))
+        gap = min(140.0, max(34.0, 0.22 * steep[lv]))
         x_left.append(x_left[-1] + col_w[lv] + gap)
     return x_left
 

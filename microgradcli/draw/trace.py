@@ -7,6 +7,7 @@ from id(), so the same input gives the same bytes.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -96,7 +97,7 @@ def graph_texts(
         label = printable(v.label)
         if not v.children:
             names.append(node_name(v))
-        elif i in outputs and len(outputs) == 1 and not label.startswith("out"):
+        elif i in outputs and len(outputs) == 1 and not _is_name(label):
             names.append("out")
         elif (
             label
@@ -117,6 +118,11 @@ def graph_texts(
         rows = (names[i], *note.rows, f"data={fmt_number(v.data)}", f"grad={fmt_number(v.grad)}")
         out.append(Text(rows, tip, node_kind(v, i in outputs)))
     return out
+
+
+def _is_name(label: str) -> bool:
+    """An output label that names it (out, out:a, out2, df/dx, d2f/dx2), not its formula."""
+    return label.startswith("out") or re.fullmatch(r"d\d*f/d\w+", label) is not None
 
 
 def _cut(text: str) -> str:
