@@ -44,6 +44,7 @@ class Checkpoint:
     epoch: int = 0
     optimizer: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    folder: Path | None = None  # where model.json was read from: its config's paths start there
 
     def __post_init__(self) -> None:
         if isinstance(self.task, str):
@@ -165,4 +166,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
             f"{name}:{e.lineno}:{e.colno}: the model file is not valid JSON ({e.msg}); "
             "is it truncated or not a checkpoint?"
         ) from None
-    return checkpoint_from_dict(data, name)
+    ck = checkpoint_from_dict(data, name)
+    if str(path) != "-":
+        ck.folder = Path(path).resolve().parent
+    return ck

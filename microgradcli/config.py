@@ -7,6 +7,7 @@ names the file and line, the key path (`train.lr`), the bad value and what is al
 
 from __future__ import annotations
 
+import copy
 import difflib
 import json
 import re
@@ -28,6 +29,7 @@ from pydantic_core import PydanticCustomError
 from microgradcli.activations import HIDDEN, OUTPUT
 from microgradcli.errors import InputError
 from microgradcli.fileio import read_input
+from microgradcli.limits import check_config_size
 from microgradcli.losses import LOSSES
 from microgradcli.nn import INITS
 from microgradcli.optim import OPTIMIZERS, SCHEDULES
@@ -484,6 +486,9 @@ class _Where:
         return 0
 
     def __call__(self, path: tuple) -> str:
+        source = self.overrides.get(("data", "source"))
+        if source is not None and path[:1] == ("data",):  # a new source brings its own keys
+            return f"--set {source}"
         for n in range(len(path), 0, -1):
             if path[:n] in self.overrides:
                 return f"--set {self.overrides[path[:n]]}"
@@ -621,8 +626,62 @@ def _yaml_lines(text: str, name: str) -> dict[tuple, int]:
     return lines
 
 
+MAX_DEPTH = 64  # nesting levels of a YAML document; a config needs 4
+MAX_NODES = 1_000_000  # values in a document with every alias expanded
+_BRACKETS = re.compile(r"[^\[\]{}]+")
+
+
+def _check_yaml_shape(text: str, name: str) -> None:
+    """Refuse what would exhaust the parser or memory, reading only the event stream (which
+    PyYAML produces without recursion): nesting deeper than MAX_DEPTH (the composer would
+    recurse past Python's limit) and aliases of aliases that expand past MAX_NODES values
+    (a "billion laughs" bomb: small text, exponential data)."""
+    # Flow brackets first, in one pass over the text: PyYAML's scanner looks ahead through
+    # a run of '[' quadratically (each may open a key), seconds for 10,000 of them.
+    depth = 0
+    for ch in _BRACKETS.sub("", text):
+        depth = depth + 1 if ch in "[{" else max(depth - 1, 0)
+        if depth > MAX_DEPTH:
+            raise InputError(
+                f"{name}: the YAML nests deeper than {MAX_DEPTH} levels of brackets; a config "
+                "has sections of keys, not deeper structures"
+            )
+    depth, nodes = 0, 0
+    sizes: dict[str, int] = {}  # anchor -> values in its subtree, aliases expanded
+    open_: list[tuple[str | None, int]] = []  # (anchor, nodes before it) per open collection
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.AliasEvent):
+            nodes += sizes.get(event.anchor, 1)
+        elif isinstance(event, yaml.ScalarEvent):
+            nodes += 1
+            if event.anchor:
+                sizes[event.anchor] = 1
+        elif isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            nodes += 1
+            depth += 1
+            open_.append((event.anchor, nodes - 1))
+            if depth > MAX_DEPTH:
+                line = event.start_mark.line + 1
+                raise InputError(
+                    f"{name}:{line}: the YAML nests deeper than {MAX_DEPTH} levels; a config "
+                    "has sections of keys, not deeper structures"
+                )
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
+            anchor, before = open_.pop()
+            if anchor:
+                sizes[anchor] = nodes - before
+        if nodes > MAX_NODES:
+            line = event.start_mark.line + 1
+            raise InputError(
+                f"{name}:{line}: the YAML expands to more than {MAX_NODES:,} values (aliases of "
+                "aliases?); a config is small: write the values out"
+            )
+
+
 def _parse_yaml(text: str, name: str) -> tuple[Any, dict[tuple, int]]:
     try:
+        _check_yaml_shape(text, name)
         lines = _yaml_lines(text, name)
         data = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
     except yaml.MarkedYAMLError as e:
@@ -648,6 +707,7 @@ def parse_override(text: str) -> tuple[tuple[str, ...], Any]:
             "or --set model.hidden=[32,32]"
         )
     try:
+        _check_yaml_shape(value, f"--set {key}")
         parsed = yaml.load(value, Loader=_Loader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as e:
         problem = getattr(e, "problem", None) or str(e)
@@ -700,6 +760,7 @@ def _validate(raw: Any, where: _Where, base_dir: Path | None = None) -> Config:
         raise InputError(
             "\nerror: ".join(f"{where(p)}: {_dotted(p)}: {msg}" for p, msg in problems)
         )
+    check_config_size(cfg, where.name)  # absurd sizes: refused before anything is allocated
     if base_dir is not None and isinstance(cfg.data, CsvData):
         p = Path(cfg.data.path).expanduser()
         if not p.is_absolute():
@@ -718,8 +779,12 @@ def load_config(
     else:
         base_dir, stem = Path(path).resolve().parent, Path(path).stem
     raw, lines = _parse_yaml(text, name)
-    if raw is None:
-        raw = {}
+    if raw is None:  # an empty file, /dev/null, or a pipe whose writer failed: never defaults
+        came = "nothing came on stdin" if name == "<stdin>" else "the file holds no YAML"
+        raise InputError(
+            f"{name}: the config is empty ({came}); a config names at least its data, "
+            "e.g. `data: {source: moons}` (see configs/moons.yaml)"
+        )
     set_paths: dict[tuple, str] = {}
     if isinstance(raw, dict):
         for item in overrides:
@@ -732,9 +797,23 @@ def load_config(
     return cfg, base_dir
 
 
-def config_from_dict(data: Any, where: str = "config") -> Config:
-    """Validate a plain dict (e.g. the config saved in a checkpoint)."""
-    return _validate(data, _Where(where, {}, {}))
+def config_from_dict(
+    data: Any,
+    where: str = "config",
+    overrides: list[str] | tuple[str, ...] = (),
+    base_dir: str | Path | None = None,
+) -> Config:
+    """Validate a plain dict (e.g. the config saved in a checkpoint), with --set overrides;
+    a relative data.path is relative to base_dir (the checkpoint's folder)."""
+    raw = copy.deepcopy(data)
+    set_paths: dict[tuple, str] = {}
+    if isinstance(raw, dict):
+        for item in overrides:
+            key_path, value = parse_override(item)
+            _apply_override(raw, key_path, value, item)
+            set_paths[key_path] = item
+    where_ = _Where(where, {}, set_paths)
+    return _validate(raw, where_, None if base_dir is None else Path(base_dir))
 
 
 def config_schema() -> dict:

@@ -18,7 +18,7 @@ from typing import Any
 
 from microgradcli.checkpoint import normalize_row
 from microgradcli.config import Config, CsvData, InlineData
-from microgradcli.errors import InputError
+from microgradcli.errors import InputError, plural
 from microgradcli.fileio import csv_cells, is_header, read_text, table_lines
 from microgradcli.tasks import Task, detect
 
@@ -245,7 +245,8 @@ def read_csv(
     for line, row in numbered:
         if len(row) != width:
             raise InputError(
-                f"{path}:{line}: row has {len(row)} values; the file has {width} columns"
+                f"{path}:{line}: row has {plural(len(row), 'value')}; the file has "
+                f"{plural(width, 'column')}"
             )
         values = []
         for j, cell in enumerate(row):
@@ -302,7 +303,7 @@ def _target_column(target: str | int | None, names: list[str], header: bool, pat
     if isinstance(target, int):
         if not -width <= target < width:
             raise InputError(
-                f"{path}: data.target {target} is out of range; the file has {width} columns "
+                f"{path}: data.target {target} is out of range; the file has {plural(width, 'column')} "
                 f"(0..{width - 1}, or -1 for the last)"
             )
         return target % width
@@ -370,6 +371,12 @@ def _csv_rows(d: CsvData, seed: int, base_dir: Path | None) -> _ROWS:
     path = Path(d.path).expanduser()
     if not path.is_absolute() and base_dir is not None:
         path = Path(base_dir) / path
+    if not path.exists():
+        given = "" if str(path) == d.path else f"data.path is {d.path!r}; "
+        raise InputError(
+            f"{path}: no such data file ({given}a relative data.path starts at the folder of "
+            "the config or run that names it); point at the file with --set data.path=PATH"
+        )
     return read_csv(path, d.target, d.header, d.delimiter)
 
 

@@ -1,6 +1,11 @@
 """Exceptions that carry the message a user needs: what went wrong, where, what to do."""
 
 
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """A count for a message: '1 epoch', '2 epochs', '1 column'."""
+    return f"{n} {word if n == 1 else (words or word + 's')}"
+
+
 class MgError(Exception):
     """Base of every error mg reports to a user; the CLI prints it as one `error:` line."""
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from microgradcli.checkpoint import Checkpoint
-from microgradcli.errors import InputError
+from microgradcli.errors import InputError, plural
 from microgradcli.fileio import csv_cells, input_lines, is_header, table_lines
 
 if TYPE_CHECKING:
@@ -140,8 +140,8 @@ def _csv_rows(numbered: Iterator[tuple[int, str]], name: str, names: list[str]) 
             if columns is None:
                 raise _width_error(where, len(cells), names)
             raise InputError(
-                f"{where}: row has {len(cells)} value{'s' if len(cells) != 1 else ''}; "
-                f"the header has {width} columns"
+                f"{where}: row has {plural(len(cells), 'value')}; "
+                f"the header has {plural(width, 'column')}"
             )
         picked = range(width) if columns is None else columns
         yield Row([_number(cells[j], f"{where}: column {j + 1}") for j in picked], lineno)
@@ -221,9 +221,9 @@ def training_dataset(ckpt: Checkpoint, split: str = "all") -> Dataset | None:
     from microgradcli.config import config_from_dict
 
     try:
-        cfg = config_from_dict(ckpt.config, "the model's config")
+        cfg = config_from_dict(ckpt.config, "the model's config", base_dir=ckpt.folder)
         name = f"the model's training data ({cfg.data.source})"
-        return _config_dataset(cfg, None, name, ckpt, split)
+        return _config_dataset(cfg, ckpt.folder, name, ckpt, split)
     except InputError as e:
         raise InputError(f"cannot load the model's training data: {e}; give --data") from None
 

@@ -30,8 +30,9 @@ from microgradcli.checkpoint import Checkpoint, load_checkpoint
 from microgradcli.config import Config, config_dict, dump_config
 from microgradcli.data import Dataset, load_dataset
 from microgradcli.engine import lsum
-from microgradcli.errors import InputError, JobFailed, MathDomainError
+from microgradcli.errors import InputError, JobFailed, MathDomainError, plural
 from microgradcli.fileio import write_atomic
+from microgradcli.limits import check_size
 from microgradcli.losses import l2_penalty, sample_loss, total
 from microgradcli.nn import MLP
 from microgradcli.optim import learning_rate, make_optimizer
@@ -39,7 +40,16 @@ from microgradcli.snapshots import SNAPSHOTS, SnapshotWriter
 from microgradcli.tasks import Task
 from microgradcli.tensor_mlp import forward_rows
 
-__all__ = ["RUN_FILES", "TrainResult", "build_model", "evaluate", "resolve_run_dir", "train"]
+__all__ = [
+    "RUN_FILES",
+    "TrainResult",
+    "build_model",
+    "checkpoint_path",
+    "evaluate",
+    "portable",
+    "resolve_run_dir",
+    "train",
+]
 
 RUN_FILES = ("config.yaml", "log.jsonl", "model.json", "summary.json", SNAPSHOTS)
 LOG_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "time")
@@ -147,10 +157,49 @@ def build_model(config: Config, ds: Dataset) -> MLP:
     )
 
 
+# -- portable run folders ---------------------------------------------------------------------
+def portable(config: Config, run_dir: Path) -> Config:
+    """The config as the run folder stores it: a CSV data.path relative to the run folder,
+    so a project folder (its runs and its data) can move, or be zipped, as a whole."""
+    path = getattr(config.data, "path", None)
+    if not path or not Path(path).is_absolute():
+        return config
+    data, run = Path(path).resolve(), run_dir.resolve()
+    try:
+        if Path(os.path.commonpath([data, run])) == Path(data.anchor):
+            return config  # nothing in common but the root: they will not move together
+        rel = os.path.relpath(data, run)
+    except ValueError:  # another drive (Windows): only an absolute path can name it
+        return config
+    stored = config.model_copy(deep=True)
+    stored.data.path = Path(rel).as_posix()
+    return stored
+
+
+def _data_section(data: dict, base: Path | None) -> dict:
+    """A data section with its path absolute, to compare configs stored in different places."""
+    path = data.get("path")
+    if isinstance(path, str) and base is not None and not Path(path).expanduser().is_absolute():
+        data = {**data, "path": str((base / path).resolve())}
+    return data
+
+
 # -- resume ---------------------------------------------------------------------------------------
+def checkpoint_path(resume: str | Path) -> Path:
+    """--resume's argument: a model.json, or the run folder that holds one."""
+    if str(resume) == "-":
+        raise InputError(
+            "--resume continues a run in its folder; give its folder or its model.json"
+        )
+    p = Path(resume)
+    return p / "model.json" if p.is_dir() else p
+
+
 def _check_resumable(config: Config, ckpt: Checkpoint, path: Path) -> None:
-    saved = ckpt.config or {}
+    saved = dict(ckpt.config or {})
     now = config_dict(config)
+    if isinstance(saved.get("data"), dict):
+        saved["data"] = _data_section(saved["data"], path.resolve().parent)
     for key in ("seed", "data", "model"):
         if key in saved and saved[key] != now[key]:
             what = (
@@ -169,7 +218,7 @@ def _check_resumable(config: Config, ckpt: Checkpoint, path: Path) -> None:
         )
     if ckpt.epoch >= config.train.epochs:
         raise InputError(
-            f"{path}: already trained {ckpt.epoch} epochs and train.epochs is "
+            f"{path}: already trained {plural(ckpt.epoch, 'epoch')} and train.epochs is "
             f"{config.train.epochs}; train.epochs counts all epochs, so raise it, e.g. "
             f"--set train.epochs={ckpt.epoch + max(10, ckpt.epoch // 2)}"
         )
@@ -219,11 +268,13 @@ def train(
     on_start: Callable[[dict], None] | None = None,
     on_epoch: Callable[[dict], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    on_step: Callable[[int, int, int], None] | None = None,
 ) -> TrainResult:
     """Train the config's model on its data; write the run directory; never print.
 
     on_start(info) is called once before the first epoch, on_epoch(record) after each
-    epoch with its log record. should_stop() is polled after every step: when it says
+    epoch with its log record, on_step(epoch, steps done, steps in the epoch) after each
+    step (epoch counts from 0: the one in progress). should_stop() is polled after every step: when it says
     yes (or on KeyboardInterrupt) the run rolls back to the last whole epoch, saves a
     checkpoint and returns with stopped="interrupted". A non-finite loss or weight
     raises JobFailed after saving the last good checkpoint.
@@ -231,9 +282,17 @@ def train(
     ckpt_in, run_dir = _run_folder(config, out, resume)
     # Everything that can fail on bad input happens before anything touches the disk.
     ds = load_dataset(config, base_dir)
+    check_size(  # a CSV file's size is known now
+        "data",
+        len(ds.x),
+        ds.n_features,
+        config.model.hidden,
+        ds.n_outputs,
+        config.train.batch_size,
+    )
     run = _Run(config, ds, run_dir)
     if ckpt_in is not None:
-        run.restore(ckpt_in, Path(resume))
+        run.restore(ckpt_in, checkpoint_path(resume))
     else:
         _prepare_run_dir(run_dir, force)
     try:
@@ -242,7 +301,7 @@ def train(
         raise InputError(
             f"{run_dir}: cannot create the run folder ({e.strerror}); choose another --out"
         ) from None
-    write_atomic(run_dir / "config.yaml", dump_config(config))
+    write_atomic(run_dir / "config.yaml", dump_config(portable(config, run_dir)))
     run.log = _Log(run_dir / "log.jsonl", run.kept)
     run.snapshots = SnapshotWriter(run_dir / SNAPSHOTS, config.output.snapshot_every, run.start)
     # The engine makes no reference cycles (a step's graph is freed by reference counting
@@ -251,7 +310,9 @@ def train(
     gc_was_on = gc.isenabled()
     gc.disable()
     try:
-        return run.loop(on_start, on_epoch, should_stop)
+        return run.loop(on_start, on_epoch, should_stop, on_step)
+    except KeyboardInterrupt:  # a second Ctrl-C between steps (a step rolls back itself)
+        return run.stop_now()
     finally:
         run.log.close()
         run.snapshots.close()
@@ -265,9 +326,7 @@ def _run_folder(
     """The checkpoint to resume (None for a new run) and the run folder."""
     if resume is None:
         return None, resolve_run_dir(config, out)
-    if str(resume) == "-":
-        raise InputError("--resume continues a run in its folder; give the path of its model.json")
-    resume = Path(resume)
+    resume = checkpoint_path(resume)
     ckpt_in = load_checkpoint(resume)
     _check_resumable(config, ckpt_in, resume)
     run_dir = resume.parent
@@ -303,6 +362,7 @@ class _Run:
         self.stale = 0  # epochs since it last improved
         self.best_state = None  # (weights, optimizer state, epoch) when patience is on
         self.history: list[dict] = []
+        self.t0 = time.perf_counter()  # when this invocation's epochs began
         self.log: _Log
         self.snapshots: SnapshotWriter
 
@@ -334,7 +394,7 @@ class _Run:
         ck = Checkpoint(
             model=model,
             task=self.ds.task,
-            config=config_dict(self.config),
+            config=config_dict(portable(self.config, self.run_dir)),
             normalize=self.ds.normalize,
             features=self.ds.features,
             epoch=epoch,
@@ -345,9 +405,24 @@ class _Run:
         return ck
 
     def summarize(self, stopped: str, reason: str, ck: Checkpoint, wall: float) -> dict:
-        """summary.json: why and when it stopped, the final metrics, the sizes."""
+        """summary.json: why and when it stopped, the sizes, and the metrics of the model
+        model.json holds (with early stopping the best epoch, not the last), measured on its
+        weights as `mg eval` measures them."""
         last = self.history[-1] if self.history else {}
         best = self.best
+        tc, ds = self.tc, self.ds
+        kept = {"loss": None, "accuracy": None, "val_loss": None, "val_accuracy": None}
+        if stopped == "diverged":  # its last good weights may overflow: the log's numbers
+            rec = next((r for r in self.history if r.get("epoch") == ck.epoch), {})
+            kept = {k: rec.get(k) for k in kept}
+        elif ck.epoch > 0:
+            for prefix, xs, ts in (
+                ("", self.x_train, self.t_train),
+                ("val_", self.x_val, self.t_val),
+            ):
+                if xs:
+                    loss, acc = evaluate(ck.model, xs, ts, ds.task, tc.loss, tc.reduction)
+                    kept[f"{prefix}loss"], kept[f"{prefix}accuracy"] = loss, acc
         s = {
             "name": self.config.name,
             "task": self.ds.task.name,
@@ -356,9 +431,12 @@ class _Run:
             "epochs": last.get("epoch", self.start),
             "epochs_run": len(self.history) - len(self.kept),
             "checkpoint_epoch": ck.epoch,
+            "kept": "best" if tc.patience and self.best_state is not None else "last",
             "best_epoch": best["epoch"] if best else None,
             f"best_{self.monitor}": best["value"] if best else None,
-            **{k: last.get(k) for k in ("loss", "accuracy", "val_loss", "val_accuracy", "lr")},
+            **kept,  # of model.json's weights: the checkpoint_epoch's
+            "lr": last.get("lr"),
+            "last_epoch": {k: last.get(k) for k in LOG_KEYS if k != "time"} if last else None,
             "parameters": len(self.params),
             "samples": {"train": len(self.x_train), "val": len(self.x_val)},
             "classes": self.ds.classes,
@@ -388,7 +466,12 @@ class _Run:
             return self.step(self.x_train, self.t_train, lr)
         return self.step([self.x_train[i] for i in batch], [self.t_train[i] for i in batch], lr)
 
-    def run_epoch(self, epoch: int, should_stop: Callable[[], bool] | None) -> EpochResult:
+    def run_epoch(
+        self,
+        epoch: int,
+        should_stop: Callable[[], bool] | None,
+        on_step: Callable[[int, int, int], None] | None = None,
+    ) -> EpochResult:
         """One epoch (0-based) of steps, then the validation metrics. An epoch cut short (a
         stop between its steps, Ctrl-C in one) or a failed one is rolled back to where it
         started, so the model only ever holds whole epochs."""
@@ -401,6 +484,8 @@ class _Run:
                 loss, right = step(batch, r.lr)
                 r.loss_sum += loss
                 r.right += right
+                if on_step is not None:
+                    on_step(epoch, b + 1, len(batches))
                 if should_stop is not None and should_stop():
                     r.stop, r.partial = True, b < len(batches) - 1  # the step is done
                     break
@@ -411,11 +496,20 @@ class _Run:
         if self.net is not None:
             self.net.push()  # the MLP's Values hold the weights between epochs
         if r.failure is None and not r.partial and self.x_val:
-            r.val_loss, r.val_accuracy = evaluate(
-                self.model, self.x_val, self.t_val, self.ds.task, self.tc.loss, self.tc.reduction
-            )
-            if not math.isfinite(r.val_loss):
-                r.failure = f"the validation loss became {r.val_loss}"
+            try:
+                r.val_loss, r.val_accuracy = evaluate(
+                    self.model,
+                    self.x_val,
+                    self.t_val,
+                    self.ds.task,
+                    self.tc.loss,
+                    self.tc.reduction,
+                )
+            except KeyboardInterrupt:  # a second Ctrl-C: stop now, back to the last whole epoch
+                r.stop = r.partial = True
+            else:
+                if not math.isfinite(r.val_loss):
+                    r.failure = f"the validation loss became {r.val_loss}"
         if r.partial or r.failure is not None:
             for p, v in zip(self.params, start[0], strict=True):
                 p.data = v
@@ -469,17 +563,32 @@ class _Run:
             raise MathDomainError("a weight became infinite or NaN after the update")
         return data_loss.data * (len(xs) if tc.reduction == "mean" else 1.0), right
 
+    def stop_now(self) -> TrainResult:
+        """Stop at once between steps: save the last whole epoch, the one logged last."""
+        epoch = self.history[-1]["epoch"] if self.history else self.start
+        ck = self.save(epoch)
+        wall = time.perf_counter() - self.t0
+        why = f"interrupted after epoch {epoch} of {self.tc.epochs}"
+        s = self.summarize("interrupted", why, ck, wall)
+        return TrainResult(
+            run_dir=self.run_dir,
+            stopped="interrupted",
+            summary=s,
+            history=self.history,
+            checkpoint=ck,
+        )
+
     # -- the loop ----------------------------------------------------------------------------------
-    def loop(self, on_start, on_epoch, should_stop) -> TrainResult:
+    def loop(self, on_start, on_epoch, should_stop, on_step=None) -> TrainResult:
         """Epochs until train.epochs, early stopping or a stop request; a diverged epoch
         raises JobFailed after the last good checkpoint is saved."""
         self.history = list(self.kept)
         self.begin(on_start)
-        t0 = time.perf_counter()
+        t0 = self.t0 = time.perf_counter()
         stopped: StopReason = "completed"
         epoch = self.start
         while epoch < self.tc.epochs:
-            r = self.run_epoch(epoch, should_stop)
+            r = self.run_epoch(epoch, should_stop, on_step)
             if r.failure is not None:
                 self.diverge(epoch, r, time.perf_counter() - t0)
             if r.partial:
@@ -567,12 +676,13 @@ class _Run:
             reason = f"interrupted after epoch {epoch} of {self.tc.epochs}"
         elif stopped == "early_stopping":
             reason = (
-                f"early stopping: {self.monitor} did not improve for {self.tc.patience} epochs; "
+                f"early stopping: {self.monitor} did not improve for "
+                f"{plural(self.tc.patience, 'epoch')}; "
                 f"model.json holds the best epoch, {self.best['epoch']} "
                 f"({self.monitor} {self.best['value']:.6g})"
             )
         else:
-            reason = f"trained all {self.tc.epochs} epochs"
+            reason = f"trained all {plural(self.tc.epochs, 'epoch')}"
         if epoch > self.start:  # the movie's last frame: where it stopped
             self.snapshots.write(epoch, self.history[-1], self.model)
         ck = self.save(epoch)

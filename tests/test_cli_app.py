@@ -37,7 +37,7 @@ def test_version_and_help():
         (["frobnicate"], "error: No such command 'frobnicate'"),
         (["--bogus"], "error: No such option: --bogus (see 'mg --help')"),
         (["grad", "x", "--at", "x=1", "--jsn"], "error: No such option: --jsn"),
-        (["train"], "error: Missing argument"),
+        (["train"], "error: give the experiment's CONFIG file"),
     ],
 )
 def test_usage_errors_are_one_error_line_and_exit_2(args, message):

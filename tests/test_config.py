@@ -40,8 +40,8 @@ def error_of(path, overrides=()) -> str:
 
 
 # -- defaults and round trips -----------------------------------------------------------
-def test_empty_file_gets_spec_defaults(tmp_path):
-    cfg, base = load_config(write(tmp_path, ""))
+def test_an_empty_mapping_gets_spec_defaults(tmp_path):
+    cfg, base = load_config(write(tmp_path, "{}  # an empty file is an error"))
     assert base == tmp_path.resolve()
     assert cfg.name == "exp"  # the file's name
     assert cfg.seed == 1

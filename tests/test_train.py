@@ -97,7 +97,11 @@ def test_run_folder_contents(tmp_path):
     assert s["stopped"] == "completed" and s["epochs"] == 3 and s["epochs_run"] == 3
     assert s["parameters"] == 4 * 2 + 4 + 4 + 1
     assert s["samples"] == {"train": 24, "val": 6}
-    assert s["loss"] == recs[-1]["loss"] and s["val_accuracy"] == recs[-1]["val_accuracy"]
+    # the metrics of model.json's weights: validation as the log measured it after the
+    # epoch, training loss measured again (the log's is the mean over the epoch's steps)
+    assert s["val_loss"] == recs[-1]["val_loss"] and s["val_accuracy"] == recs[-1]["val_accuracy"]
+    assert s["loss"] < recs[-1]["loss"] and s["last_epoch"]["loss"] == recs[-1]["loss"]
+    assert s["kept"] == "last" and s["checkpoint_epoch"] == 3
 
 
 def test_validation_metrics_equal_evaluate_on_the_checkpoint(tmp_path):
@@ -159,7 +163,7 @@ def test_resume_errors(tmp_path):
         run(tmp_path, "moons", [*SMALL, "train.epochs=4"], out="elsewhere", resume=ck)
     with pytest.raises(InputError, match="no such model file"):
         run(tmp_path, "moons", [*SMALL, "train.epochs=4"], out=None, resume=tmp_path / "x.json")
-    with pytest.raises(InputError, match="give the path of its model.json"):
+    with pytest.raises(InputError, match="give its folder or its model.json"):
         run(tmp_path, "moons", [*SMALL, "train.epochs=4"], out=None, resume="-")  # not stdin
 
 

@@ -6,7 +6,7 @@ import os
 import sys
 
 import typer
-from typer.core import TyperCommand, TyperGroup
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 from typer.exceptions import Abort
 
 from microgradcli import __version__
@@ -78,6 +78,18 @@ class MgGroup(TyperGroup):
     def get_params(self, ctx):
         return light_params(super().get_params(ctx))
 
+    def parse_args(self, ctx, args):
+        if not args and self.no_args_is_help and not ctx.resilient_parsing:
+            if ctx.parent is None:  # plain `mg`: the help is the answer
+                text = ctx.get_help()  # rich help prints itself and returns ""
+                if text:
+                    typer.echo(text)
+                raise typer.Exit(0)
+            # `mg plot`: one line saying what is missing (Typer would print the whole help)
+            path, names = ctx.command_path, "|".join(self.list_commands(ctx))
+            raise _fail(f"{path} needs a command: {path} {names} (see '{path} --help')", 2)
+        return super().parse_args(ctx, args)
+
     def make_context(self, info_name, args, parent=None, **extra):
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
@@ -88,6 +100,8 @@ class MgGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except UsageError as e:
+            if e.ctx is None and ctx.invoked_subcommand:  # raised before the command's context
+                raise _usage(e, f"{ctx.command_path} {ctx.invoked_subcommand}") from None
             raise _usage(e) from None
         except MgError as e:
             if os.environ.get("MG_DEBUG") == "1":
@@ -171,9 +185,26 @@ def _render(e: MgError) -> str:
     return str(e)
 
 
-def _usage(e: UsageError) -> typer.Exit:
-    where = e.ctx.command_path if e.ctx is not None else "mg"
+def _usage(e: UsageError, where: str = "mg") -> typer.Exit:
+    where = e.ctx.command_path if e.ctx is not None else where
     return _fail(f"{e.format_message()} (see '{where} --help')", 2)
+
+
+def _type_column(original):
+    """The help's type column without `<bool>` for a flag (--json takes no value) or `<str>`
+    beside an argument already named by its metavar."""
+
+    def display_type_rich(self, ctx):
+        if getattr(self, "is_flag", False) or (self.param_type_name == "argument" and self.metavar):
+            return None
+        return original(self, ctx)
+
+    return display_type_rich
+
+
+for _cls in (TyperOption, TyperArgument):  # Typer internals: without them, help keeps <bool>
+    if hasattr(_cls, "display_type_rich"):
+        _cls.display_type_rich = _type_column(_cls.display_type_rich)
 
 
 def _version(value: bool) -> None:

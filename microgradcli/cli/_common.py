@@ -38,8 +38,11 @@ def emit(text: str) -> None:
 
 
 def fancy_stderr(quiet: bool = False) -> bool:
-    """Progress bars and colour only for a person at a terminal (SPEC section 2)."""
-    if quiet or "NO_COLOR" in os.environ or os.environ.get("CI"):
+    """Progress bars and colour only for a person at a terminal (SPEC section 2): not with
+    --quiet, a non-empty NO_COLOR (no-color.org: an empty one does not count) or CI set to
+    anything but an empty value, 0 or false."""
+    ci = os.environ.get("CI", "").strip().lower()
+    if quiet or os.environ.get("NO_COLOR") or ci not in ("", "0", "false", "no"):
         return False
     return sys.stderr.isatty()
 

@@ -8,6 +8,7 @@ import typer
 
 from microgradcli.cli._app import app
 from microgradcli.cli._common import emit, emit_json
+from microgradcli.errors import plural
 
 
 def _num(v: Any) -> str:
@@ -139,7 +140,7 @@ def _eval_lines(result: dict[str, Any], model: str, split: str) -> list[str]:
     shown = result["data"] if split == "all" else f"{result['data']} [{split}]"
     lines = [
         f"model     {model} ({result['task']})",
-        f"data      {shown} ({result['rows']} rows)",
+        f"data      {shown} ({plural(result['rows'], 'row')})",
         f"loss      {result['loss']:.6g} ({result['loss_name']})",
     ]
     if result["accuracy"] is not None:
