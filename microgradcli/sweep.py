@@ -1157,16 +1157,25 @@ class _Dask:
                 yield self._result(f, self.futures[f])
             if pending and should_stop():
                 self.interrupted = True
-                finished = [f for f in pending if f.done()]
-                for f in finished:
-                    res = self._result(f, self.futures[f])
-                    if res["status"] in ("ok", "diverged"):
-                        yield res
-                self.client.cancel([f for f in pending if not f.done()])
-                try:  # trials already running on a worker stop at their next step
+                try:  # running trials stop at their next step (and remove their files)
                     self.client.run(_request_stop, token)
                 except Exception:
                     pass
+                try:
+                    busy = {k for keys in self.client.processing().values() for k in keys}
+                except Exception:
+                    busy = set()
+                running = [f for f in pending if f.key in busy]
+                self.client.cancel([f for f in pending if f.key not in busy])
+                deadline = time.monotonic() + STOP_WAIT
+                while running and time.monotonic() < deadline:
+                    for f in [f for f in running if f.done()]:
+                        running.remove(f)
+                        res = self._result(f, self.futures[f])
+                        if res["status"] in ("ok", "diverged"):
+                            yield res  # finished just before the stop: keep it
+                    time.sleep(0.05)
+                self.client.cancel(running)
                 return
 
     def close(self) -> None:
