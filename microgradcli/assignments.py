@@ -6,7 +6,7 @@ import math
 
 from microgradcli.errors import InputError, MathDomainError
 
-AT_EXPECTED = "expected NAME=NUMBER pairs separated by commas, e.g. --at x=3 or --at x=3,y=-0.5"
+AT_EXPECTED = "expected NAME=NUMBER pairs separated by commas, e.g. x=3 or x=3,y=-0.5"
 
 
 def parse_line(line: str, where: str) -> dict[str, float]:
@@ -109,14 +109,20 @@ def _check_name(name: str, where: str) -> None:
         )
 
 
+class GivenTwice(InputError):
+    """A variable given two values (`name` says which); the CLI adds what to do."""
+
+    def __init__(self, where: str, name: str, first: float, second: float):
+        self.name = name
+        super().__init__(
+            f"{where}: {name} is given twice ({name}={first:.10g} and {name}={second:.10g})"
+        )
+
+
 def merge(into: dict[str, float], new: dict[str, float], where: str) -> None:
     for name, value in new.items():
         if name in into:
-            raise InputError(
-                f"{where}: {name} is given twice ({name}={into[name]:.10g} and "
-                f"{name}={value:.10g}); to evaluate at several points, pipe one set per "
-                "line into --at -"
-            )
+            raise GivenTwice(where, name, into[name], value)
         into[name] = value
 
 

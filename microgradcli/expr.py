@@ -62,7 +62,7 @@ _FORBIDDEN = {
     ":=": "assignment (':=') is not allowed",
     "<": "comparisons ('<') are not allowed",
     ">": "comparisons ('>') are not allowed",
-    "=": "assignment ('=') is not allowed (give values with --at x=...)",
+    "=": "assignment ('=') is not allowed",
     ".": "attribute access ('.') is not allowed",
     "[": "indexing and lists ('[') are not allowed",
     "]": "indexing and lists (']') are not allowed",

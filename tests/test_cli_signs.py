@@ -76,3 +76,22 @@ def test_an_expression_that_starts_with_two_minuses_gets_a_hint():
     assert "No such option: --x" in line and "mg grad -- '--x'" in line
     p = run("grad", "--at", "x=1", "--", "--x")
     assert p.returncode == 0 and p.stdout.startswith("value = 1"), p.stderr
+
+
+# -- issue 14: the library raises data, the CLI renders it ----------------------------------
+
+
+def test_the_error_boundary_draws_the_caret_and_adds_cli_hints():
+    p = run("grad", "x=1")
+    assert p.returncode == 2
+    first, caret = p.stderr.rstrip("\n").split("\n")
+    assert first == (
+        "error: assignment ('=') is not allowed (give values with --at x=...) at column 2: x=1"
+    )
+    assert caret.index("^") == first.index(": x=1") + 3  # under the '='
+    from microgradcli.expr import ExpressionError, parse_expression
+
+    with pytest.raises(ExpressionError) as info:
+        parse_expression("x=1")
+    assert "\n" not in str(info.value) and "--at" not in str(info.value)
+    assert "; add --at y=..." in one_error(run("grad", "x*y", "--at", "x=1"))

@@ -179,6 +179,9 @@ def _render(e: MgError) -> str:
     from microgradcli.expr import ExpressionError, MissingVariable
 
     if isinstance(e, ExpressionError):
+        at = e.text[e.column - 1 : e.column + 1]
+        if at[:1] == "=" and at != "==":  # x=1 typed as the expression
+            e = ExpressionError(e.text, e.column, f"{e.message} (give values with --at x=...)")
         return e.pointer(len("error: "))
     if isinstance(e, MissingVariable):
         return f"{e}; add --at {e.name}=..."

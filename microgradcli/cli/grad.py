@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import typer
 
-from microgradcli.assignments import merge, parse_assignments, parse_line
+from microgradcli.assignments import GivenTwice, merge, parse_assignments, parse_line
 from microgradcli.cli._app import ExprCommand, app
 from microgradcli.cli._common import emit, emit_json, read_stdin_text, warn, warn_unused
 from microgradcli.errors import InputError, MathDomainError, MgError
@@ -91,7 +91,12 @@ def grad(
     fixed: dict[str, float] = {}
     for text in at or []:
         if text != "-":
-            merge(fixed, parse_assignments(text, f"--at {text!r}"), "--at")
+            try:
+                merge(fixed, parse_assignments(text, f"--at {text!r}"), "--at")
+            except GivenTwice as e:
+                raise InputError(
+                    f"{e}; to evaluate at several points, pipe one set per line into --at -"
+                ) from None
     warned: set[str] = set()
     if not stream:
         warn_unused(expression, fixed, warned, "")
@@ -317,6 +322,8 @@ def _orders_text(result: dict, batch: bool) -> str:
                     part += f" (abs error {_err(checks[name][k - 1]['abs_error'])})"
                 parts.append(part)
         return _head(result) + ", ".join(parts)
+    if not grads:
+        return f"value = {_fmt(result['value'])}\n(no variables: no derivatives)"
     header = ["order"]
     for name in grads:
         header.append(f"d^k/d{name}^k")
