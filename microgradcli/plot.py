@@ -321,26 +321,18 @@ def _loss_title(runs: list[LossData]) -> str:
 def grid_forward(ckpt: Checkpoint, x: np.ndarray) -> np.ndarray:
     """The model's raw outputs for many rows at once: shape (rows, outputs).
 
-    The same arithmetic as the engine's fused neuron (b + w1*x1 + w2*x2 ..., left to right)
-    after the same normalisation, so the results match Checkpoint.predict to the last bit
-    or so; `grid_labels` rechecks the few points that sit on a decision boundary.
+    The tensor engine's forward in its fast mode (BLAS, numpy's functions) after the same
+    normalisation: equal to Checkpoint.predict within rounding; `grid_labels` rechecks the
+    few points that sit on a decision boundary with the exact mode.
     """
+    from microgradcli.tensor_mlp import forward_rows
+
     z = np.asarray(x, dtype=float)
     if ckpt.normalize is not None:
         z = (z - np.asarray(ckpt.normalize["mean"], float)) / np.asarray(
             ckpt.normalize["std"], float
         )
-    state = ckpt.model.state_dict()
-    with np.errstate(over="ignore", invalid="ignore"):
-        for layer, saved in zip(ckpt.model.layers, state["layers"], strict=True):
-            w = np.array([n["w"] for n in saved], float)  # (nout, nin)
-            acc = np.broadcast_to(
-                np.array([n["b"] for n in saved], float), (z.shape[0], w.shape[0])
-            ).copy()
-            for k in range(w.shape[1]):
-                acc = acc + z[:, k : k + 1] * w[:, k]
-            z = layer.act.numpy(acc)  # the activation registry's numpy column
-    return z
+    return forward_rows(ckpt.model, z, exact=False)
 
 
 def grid_labels(ckpt: Checkpoint, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -348,10 +340,11 @@ def grid_labels(ckpt: Checkpoint, x: np.ndarray, out: np.ndarray | None = None) 
     out = grid_forward(ckpt, x) if out is None else out
     labels, close = ckpt.task.decide_array(out)
     close |= ~np.isfinite(out).all(axis=1)
-    # A point on (or within rounding of) the boundary: ask the engine itself.
-    for i in np.flatnonzero(close):
-        row = ckpt.prepare([float(v) for v in x[i]])
-        labels[i] = ckpt.task.decide(ckpt.model.forward_floats([row])[0])
+    # Points on (or within rounding of) the boundary: ask the exact forward, in one call.
+    at = np.flatnonzero(close)
+    if len(at):
+        outs = ckpt.outputs([[float(v) for v in x[i]] for i in at])
+        labels[at] = [ckpt.task.decide(o) for o in outs]
     return labels
 
 
