@@ -98,9 +98,21 @@ class Checkpoint:
     def predict(self, row: list[float]) -> dict[str, Any]:
         """{"output": raw output(s), "label": predicted label or None} for one raw row
         ("probabilities" too, by class name, for multi-class)."""
-        if len(row) != self.nin:
-            raise InputError(f"expected {self.nin} input values, got {len(row)}")
-        return self.task.result(self.model.forward_floats([self.prepare(row)])[0])
+        return self.predict_many([row])[0]
+
+    def outputs(self, rows: list[list[float]]) -> list[list[float]]:
+        """The raw outputs for many raw rows, normalised as in training, in one call of the
+        tensor engine's forward (exact: the same numbers as MLP.forward_floats)."""
+        from microgradcli.tensor_mlp import forward_rows
+
+        for row in rows:
+            if len(row) != self.nin:
+                raise InputError(f"expected {self.nin} input values, got {len(row)}")
+        return forward_rows(self.model, [self.prepare(row) for row in rows]).tolist()
+
+    def predict_many(self, rows: list[list[float]]) -> list[dict[str, Any]]:
+        """predict() for many raw rows at once."""
+        return [self.task.result(outs) for outs in self.outputs(rows)]
 
 
 def normalize_row(row: list[float], normalize: dict[str, list[float]] | None) -> list[float]:

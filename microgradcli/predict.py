@@ -161,11 +161,33 @@ def _header_columns(header: list[str], names: list[str], where: str) -> list[int
     return [header.index(n) for n in names]
 
 
-def predict_rows(ckpt: Checkpoint, rows: Iterable[Row]) -> Iterator[dict[str, Any]]:
-    """{"input", "output", "label"} (and "probabilities" for multi-class) for each row."""
-    for row in rows:
-        result = ckpt.predict(row.values)
-        yield {"input": row.values, **result}
+def predict_rows(
+    ckpt: Checkpoint, rows: Iterable[Row], batch: int = 256
+) -> Iterator[dict[str, Any]]:
+    """{"input", "output", "label"} (and "probabilities" for multi-class) for each row,
+    `batch` rows to a call of the model (1 for someone typing rows); the rows read before
+    a bad one are answered before its error."""
+    pending: list[Row] = []
+
+    def answers() -> Iterator[dict[str, Any]]:
+        results = ckpt.predict_many([r.values for r in pending])
+        for row, result in zip(pending, results, strict=True):
+            yield {"input": row.values, **result}
+        pending.clear()
+
+    it = iter(rows)
+    while True:
+        try:
+            row = next(it)
+        except StopIteration:
+            break
+        except BaseException:
+            yield from answers()
+            raise
+        pending.append(row)
+        if len(pending) >= batch:
+            yield from answers()
+    yield from answers()
 
 
 # -- evaluation --------------------------------------------------------------------------
@@ -265,6 +287,6 @@ def evaluate(ckpt: Checkpoint, data: Dataset, loss: str | None = None) -> dict[s
     targets = [
         task.encode(label, loss, f"{data.name}: row {i}") for i, label in enumerate(data.y, 1)
     ]
-    outs = ckpt.model.forward_floats([ckpt.prepare(row) for row in data.x])
+    outs = ckpt.outputs(data.x)
     head = {"data": data.name, "rows": len(data.x), "task": task.name, "loss_name": loss}
     return {**head, **task.metrics(outs, targets, loss)}

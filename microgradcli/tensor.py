@@ -33,10 +33,12 @@ from microgradcli.engine import sigmoid as _sigmoid
 from microgradcli.errors import MathDomainError
 
 __all__ = [
+    "ACTIVATIONS",
     "Tensor",
     "bce",
     "cross_entropy",
     "exact",
+    "forward_data",
     "hinge",
     "is_exact",
     "l2_penalty",
@@ -354,7 +356,7 @@ class Tensor:
         return Tensor(d, (self,), "log", back)
 
     def tanh(self) -> Tensor:
-        t = _map(math.tanh, self.data) if _EXACT[0] else np.tanh(self.data)
+        t = _tanh(self.data)
         local = 1.0 - t * t
 
         def back(g):  # d(tanh x)/dx = 1 - tanh(x)**2
@@ -363,7 +365,7 @@ class Tensor:
         return Tensor(t, (self,), "tanh", back)
 
     def sigmoid(self) -> Tensor:
-        s = _map(_sigmoid, self.data) if _EXACT[0] else _np_sigmoid(self.data)
+        s = _sigmoid_array(self.data)
         local = s * (1.0 - s)
 
         def back(g):  # d(sigmoid x)/dx = s (1 - s)
@@ -418,6 +420,41 @@ def _np_sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 # -- the fused layer: what nn.Layer computes, for a batch of rows ------------------------------
+def _tanh(x: np.ndarray) -> np.ndarray:
+    return _map(math.tanh, x) if _EXACT[0] else np.tanh(x)
+
+
+def _sigmoid_array(x: np.ndarray) -> np.ndarray:
+    return _map(_sigmoid, x) if _EXACT[0] else _np_sigmoid(x)
+
+
+def _affine(xd: np.ndarray, wd: np.ndarray, bd: np.ndarray) -> np.ndarray:
+    """b + x @ w.T as arrays; exact: b + w[0]*x[0] + w[1]*x[1] + ... as engine.dense adds."""
+    if not _EXACT[0]:
+        return xd @ wd.T + bd
+    first = np.broadcast_to(bd, (xd.shape[0], wd.shape[0]))
+    return _dot_rows(first, xd.T[:, :, None], wd.T[:, None, :])  # row k: x[:, k] w[:, k]
+
+
+# What an MLP layer applies after linear(), on plain arrays (prediction: no graph, no checks).
+ACTIVATIONS = {
+    "linear": lambda z: z,
+    "relu": lambda z: np.where(z > 0.0, z, 0.0),
+    "tanh": _tanh,
+    "sigmoid": _sigmoid_array,
+}
+
+
+def forward_data(x, layers) -> np.ndarray:
+    """An MLP's outputs for rows x from (w, b, activation name) arrays per layer, without a
+    graph; like MLP.forward_floats, a number that overflows becomes inf or nan here."""
+    h = np.asarray(x, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        for w, b, act in layers:
+            h = ACTIVATIONS[act](_affine(h, w, b))
+    return h
+
+
 def linear(x, w: Tensor, b: Tensor) -> Tensor:
     """b + x @ w.T for rows x (n, k), weights w (m, k), biases b (m,): one neuron per row of w.
 
@@ -427,11 +464,7 @@ def linear(x, w: Tensor, b: Tensor) -> Tensor:
     xt = x if isinstance(x, Tensor) else None
     xd = xt.data if xt is not None else _array(x)
     wd, bd = w.data, b.data
-    if _EXACT[0]:
-        first = np.broadcast_to(bd, (xd.shape[0], wd.shape[0]))
-        d = _dot_rows(first, xd.T[:, :, None], wd.T[:, None, :])  # row k: x[:, k] w[:, k]
-    else:
-        d = xd @ wd.T + bd
+    d = _affine(xd, wd, bd)
     d = _check(d, "a neuron's w·x + b")
 
     def back(g):

@@ -81,9 +81,11 @@ class TensorMLP:
         return h
 
     def forward(self, x) -> np.ndarray:
-        """The outputs for many rows as an array, in chunks (no graph kept)."""
+        """The outputs for many rows as an array, in chunks, without a graph (or checks:
+        as MLP.forward_floats, an overflow gives inf or nan)."""
         x = np.asarray(x, dtype=np.float64).reshape(-1, self.model.nin)
-        parts = [self(x[i : i + CHUNK]).data for i in range(0, len(x), CHUNK)]
+        layers = [(w.data, b.data, act) for w, b, act in self.layers]
+        parts = [T.forward_data(x[i : i + CHUNK], layers) for i in range(0, len(x), CHUNK)]
         return np.concatenate(parts) if parts else np.zeros((0, self.model.nouts[-1]))
 
 

@@ -432,3 +432,15 @@ def test_stdin_that_is_not_utf8_is_one_clean_error(models, tmp_path, args, data,
     assert err.startswith("error: <stdin>: cannot read the ") and err.count("\n") == 1, err
     assert f"it is not UTF-8 text (byte 0xff at offset {offset})" in err
     assert p.stdout == b"" or offset == 4  # predict answers the rows before the bad one
+
+
+@pytest.mark.parametrize(
+    "text, missing",
+    [("x1,x3\n1,2\n", "x2; it names x3 instead"), ("a,b\n", "x1, x2; it names a, b instead")],
+)
+def test_predict_matches_a_header_by_name(models, text, missing):
+    """issue 10 item 10 and issue 14: x1,x3 fed x3 as x2; a,b alone exited 0 silently."""
+    line = one_error_line(mg("predict", path(models, "binary.json"), "-", input=text))
+    assert f"<stdin>:1: the header has no column {missing}; the model's inputs are x1, x2" in line
+    r = mg("predict", path(models, "binary.json"), "-", "--json", input="x2,x1\n1,2\n")
+    assert r.exit_code == 0 and json.loads(r.stdout)["input"] == [2.0, 1.0]

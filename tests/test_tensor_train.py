@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from microgradcli.checkpoint import load_checkpoint
@@ -138,3 +139,43 @@ def test_a_tensor_checkpoint_predicts_as_the_scalar_forward(tmp_path):
     assert ck.config["train"]["engine"] == "tensor"
     rows = [[0.1 * i, -0.05 * i] for i in range(20)]
     assert [ck.predict(r)["output"] for r in rows] == ck.model.forward_floats(rows)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "linear"])
+@pytest.mark.parametrize("output", ["linear", "tanh", "sigmoid"])
+def test_the_tensor_forward_is_forward_floats_bit_for_bit(activation, output):
+    import random
+
+    from microgradcli.nn import MLP
+    from microgradcli.tensor_mlp import forward_rows
+
+    model = MLP(3, [7, 5, 2], activation, output, "xavier", rng=random.Random(4))
+    rng = random.Random(5)
+    rows = [[rng.uniform(-3, 3) for _ in range(3)] for _ in range(600)]  # several chunks
+    assert forward_rows(model, rows).tolist() == model.forward_floats(rows)
+    fast = forward_rows(model, rows, exact=False)
+    np.testing.assert_allclose(fast, model.forward_floats(rows), rtol=1e-12, atol=1e-14)
+
+
+def test_predict_rows_answers_the_rows_before_a_bad_one():
+    from microgradcli.checkpoint import Checkpoint
+    from microgradcli.data import load_dataset
+    from microgradcli.predict import Row, predict_rows
+    from microgradcli.train import build_model
+
+    cfg, base = load_config(CONFIGS / "spiral.yaml")
+    ds = load_dataset(cfg, base)
+    ck = Checkpoint(model=build_model(cfg, ds), task=ds.task)  # untrained is enough
+
+    def rows():
+        for i in range(300):
+            yield Row([0.01 * i, -0.02 * i], i + 1)
+        raise ValueError("row 301 is bad")
+
+    seen = []
+    with pytest.raises(ValueError, match="row 301"):
+        for result in predict_rows(ck, rows(), batch=128):
+            seen.append(result)
+    assert len(seen) == 300
+    want = ck.model.forward_floats([r["input"] for r in seen])
+    assert [r["output"] for r in seen] == want

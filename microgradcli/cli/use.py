@@ -54,7 +54,9 @@ def predict(
     rows = read_rows(input, ckpt.nin, names)
     widths = [max(10, len(n)) for n in names]
     task = ckpt.task
-    for i, result in enumerate(predict_rows(ckpt, rows)):
+    # A file is answered a batch of rows at a time; stdin row by row, as each arrives.
+    batch = 1 if input == "-" else 256
+    for i, result in enumerate(predict_rows(ckpt, rows, batch)):
         if json_out:
             emit_json(result)
             continue
