@@ -14,7 +14,15 @@ from xml.sax.saxutils import escape
 
 from microgradcli.draw.layout import layout
 from microgradcli.draw.svg import svg_from_layout
-from microgradcli.draw.trace import Notes, fmt_number, graph_texts, printable, root_ids, roots_of
+from microgradcli.draw.trace import (
+    Notes,
+    fmt_number,
+    graph_texts,
+    op_text,
+    printable,
+    root_ids,
+    roots_of,
+)
 from microgradcli.draw.trace import trace as trace_graph
 from microgradcli.engine import Value
 
@@ -47,7 +55,7 @@ def steps_data(roots: list[Value], nodes: list[Value]) -> dict:
                 "id": index[v],
                 "name": texts[index[v]].name,
                 "label": printable(v.label),
-                "op": v.op,
+                "op": op_text(v.op),
                 "data": v.data,
                 "grad": g,
                 "inputs": ins,
