@@ -13,8 +13,15 @@ runs="$scratch/runs"
 # A computation graph: one neuron of the lecture, after backward (mg draw, when present).
 # The built-in renderer: the same bytes whether or not Graphviz is installed here.
 if mg draw --help > /dev/null 2>&1; then
-    mg draw "tanh(x1*w1 + x2*w2 + b)" --at x1=2,x2=0,w1=-3,w2=1,b=6.8813735870195432 \
-        --renderer builtin -o docs/neuron.svg
+    neuron=(draw "tanh(x1*w1 + x2*w2 + b)" --at x1=2,x2=0,w1=-3,w2=1,b=6.8813735870195432)
+    mg "${neuron[@]}" --renderer builtin -o docs/neuron.svg
+    mg "${neuron[@]}" -o docs/neuron.html   # the backward pass, step by step, in a browser
+    # the lecture's 3 -> 4 -> 4 -> 1 network after training, by neuron, for its first sample
+    # (drawn from inside the scratch folder: the title names the model by a stable path)
+    mg train configs/binary.yaml --out "$runs/binary" --force --quiet > /dev/null
+    (cd "$scratch" && PYTHONPATH="$OLDPWD${PYTHONPATH:+:$PYTHONPATH}" mg draw \
+        --model runs/binary/model.json --input 2,3,-1 --renderer builtin \
+        -o "$OLDPWD/docs/binary-neurons.svg")
 else
     echo "make_docs: mg draw is not available; docs/neuron.svg left as it is" >&2
 fi
@@ -29,4 +36,4 @@ mg plot boundary "$runs/moons" --animate docs/moons-boundary.gif
 # A function and its derivative, the derivative from the engine's backward pass.
 mg plot fn "tanh(x)" --range -5:5 -o docs/tanh.svg
 
-ls -l docs/*.svg docs/*.gif >&2
+ls -l docs/*.svg docs/*.gif docs/*.html >&2

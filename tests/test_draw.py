@@ -63,9 +63,9 @@ def svg_texts(svg: str | bytes) -> list[str]:
 def dot_records(text: str) -> dict[str, tuple[str, str, str]]:
     """{node id: (name, data, grad)} from the record nodes of DOT text."""
     out = {}
-    for m in re.finditer(r'^  (v\d+) \[shape=record.*label="\{ (.*) \}"\];$', text, re.M):
-        name, data, grad = (f.replace("\\ ", " ") for f in m.group(2).split(" | "))
-        out[m.group(1)] = (name, data, grad)
+    for m in re.finditer(r'^  (v\d+) \[shape=record.*label="(.*)", tooltip=".*"\];$', text, re.M):
+        rows = [f.replace("\\ ", " ") for f in m.group(2).split(" | ")]
+        out[m.group(1)] = (rows[0], rows[-2], rows[-1])
     return out
 
 
@@ -102,8 +102,8 @@ def test_dot_structure_labels_data_and_grad():
     assert records == {
         "v0": ("x", "data=2.0000", "grad=4.0000"),
         "v1": ("y", "data=3.0000", "grad=2.0000"),
-        "v2": ("*", "data=6.0000", "grad=1.0000"),
-        "v3": ("+", "data=8.0000", "grad=1.0000"),
+        "v2": ("n1", "data=6.0000", "grad=1.0000"),
+        "v3": ("out", "data=8.0000", "grad=1.0000"),
     }
     assert sorted(dot_edges(text)) == sorted(
         [("op2", "v2"), ("op3", "v3"), ("v0", "op2"), ("v1", "op2"), ("v2", "op3"), ("v0", "op3")]
@@ -119,7 +119,8 @@ def test_dot_of_the_lecture_neuron():
     assert by_name["x1"] == ("x1", "data=2.0000", "grad=-1.5000")
     assert by_name["w1"] == ("w1", "data=-3.0000", "grad=1.0000")
     assert by_name["b"] == ("b", "data=6.8814", "grad=0.5000")
-    assert by_name["tanh"] == ("tanh", "data=0.7071", "grad=1.0000")
+    assert by_name["out"] == ("out", "data=0.7071", "grad=1.0000")
+    assert 'tooltip="out = tanh(x1*w1 + x2*w2 + b)\\ndata=0.7071067811865477' in text
 
 
 def test_names_constants_fused_ops_and_escaping():
@@ -179,13 +180,13 @@ def _bezier(p0, c1, c2, p1, t):
 
 
 def _check_geometry(lay: draw.Layout):
-    boxes = [(r.x, r.y, r.x + r.w, r.y + draw.REC_H) for r in lay.records]
+    boxes = [(r.x, r.y, r.x + r.w, r.y + r.h) for r in lay.records]
     boxes += [(o.cx - o.rx, o.cy - o.ry, o.cx + o.rx, o.cy + o.ry) for o in lay.ops]
     for i, a in enumerate(boxes):  # nothing overlaps
         assert 0 <= a[0] and a[2] <= lay.width and 0 <= a[1] and a[3] <= lay.height
         for b in boxes[i + 1 :]:
             assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
-    inner = [(r.x + 2, r.y + 2, r.x + r.w - 2, r.y + draw.REC_H - 2) for r in lay.records]
+    inner = [(r.x + 2, r.y + 2, r.x + r.w - 2, r.y + r.h - 2) for r in lay.records]
     for e in lay.edges:  # no edge passes through a box or an op's ellipse
         start = e.start
         for c1, c2, end in e.curves:
@@ -202,8 +203,8 @@ def test_layout_of_neuron_and_mlp_has_no_overlaps_and_no_edge_through_a_box(tmp_
     lay = draw.layout(neuron())
     assert len(lay.records) == 10 and len(lay.ops) == 5 and len(lay.edges) == 9 + 5
     _check_geometry(lay)
-    xs = {r.fields[0]: r.x for r in lay.records}
-    assert xs["tanh"] == max(xs.values())  # the output at the right
+    xs = {r.rows[0]: r.x for r in lay.records}
+    assert xs["out"] == max(xs.values())  # the output at the right
     ckpt = Checkpoint(model=MLP(3, [4, 4, 1], rng=random.Random(0)), task="regression")
     outs, title = draw.model_graph(ckpt, [1.0, -2.0, 0.5])
     _check_geometry(draw.layout(outs, title))
@@ -371,6 +372,60 @@ def test_model_graph_features_normalisation_and_several_outputs():
         draw.model_graph(ckpt, [1.0, 2.0, 3.0])
 
 
+def _texts_of(svg: bytes):
+    root = ET.fromstring(svg)
+    return [
+        (t.text, float(t.get("font-size") or root.get("font-size")))
+        for t in root.iter(f"{SVG}text")
+    ]
+
+
+def test_the_lecture_neuron_fits_a_readme_column(no_dot):
+    r = invoke(NEURON, "--at", NEURON_AT)
+    assert r.exit_code == 0, r.stderr
+    tree = ET.fromstring(r.stdout_bytes)
+    assert float(tree.get("width")) <= 1000
+    sizes = [size for _, size in _texts_of(r.stdout_bytes)]
+    assert min(sizes) >= 12 and float(tree.get("font-size")) == 14
+    # short names in the boxes, the whole subexpression and full precision in the hover
+    groups = {g.get("id"): g for g in tree.iter(f"{SVG}g") if g.get("id", "").startswith("v")}
+    names = {g.find(f"{SVG}text").text: g.find(f"{SVG}title").text for g in groups.values()}
+    assert {"x1", "w1", "x1*w1", "n1", "n2", "out", "b"} <= set(names)
+    assert names["out"].startswith("out = tanh(x1*w1 + x2*w2 + b)\ndata=0.70710678118654")
+    assert names["n1"].startswith("n1 = x1*w1 + x2*w2\n")
+
+
+def _model_layout(tmp_path, view, nin=3, nouts=(4, 4, 1)):
+    ckpt = Checkpoint(
+        model=MLP(nin, list(nouts), activation="tanh", rng=random.Random(0)), task="regression"
+    )
+    pic = draw.model_picture(ckpt, [2.0, 3.0, -1.0][:nin], "m", view)
+    pic.ckpt = ckpt
+    return pic, draw.layout(pic.roots, pic.title, pic.notes, pic.columns)
+
+
+def test_model_neuron_view_fits_a_slide_and_scalar_view_aligns_layers(tmp_path):
+    pic, lay = _model_layout(tmp_path, "neurons")
+    _check_geometry(lay)
+    assert lay.width <= 1600 and lay.height <= 900
+    by_name = {r.rows[0]: r for r in lay.records}
+    assert len({by_name[n].x for n in ("x1", "x2", "x3")}) == 1  # one column per layer
+    assert len({by_name[f"L1.N{j}.z"].x for j in range(1, 5)}) == 1
+    assert len({by_name[f"L2.N{j}"].x for j in range(1, 5)}) == 1
+    neuron = pic.ckpt.model.layers[1].neurons[2]
+    weights = [*(f"w{i}={draw.fmt_number(w.data)}" for i, w in enumerate(neuron.w, 1))]
+    assert by_name["L2.N3.z"].rows[1:6] == (*weights, f"b={draw.fmt_number(neuron.b.data)}")
+    assert "L2.N3.w4: data=" in by_name["L2.N3.z"].tooltip
+    # the neuron view's numbers are the scalar graph's
+    scal, slay = _model_layout(tmp_path, "scalars")
+    _check_geometry(slay)
+    s_by = {r.rows[0]: r for r in slay.records}
+    for name in ("x1", "L1.N2", "L2.N4", "out"):
+        assert by_name[name].rows[-2:] == s_by[name].rows[-2:]
+    assert len({s_by[n].x for n in ("x1", "x2", "x3")}) == 1
+    assert len({s_by[f"L1.N{j}"].x for j in range(1, 5)}) == 1
+
+
 # -- the command ----------------------------------------------------------------------------
 
 
@@ -427,10 +482,14 @@ def test_cli_model(no_dot, tmp_path):
     r = invoke("--model", str(model), "--input", "-1,2.5,3", "--format", "dot")
     assert r.exit_code == 0, r.stderr
     records = {rec[0]: rec for rec in dot_records(r.stdout).values()}
-    assert records["x1"][1] == "data=-1.0000" and "L2.N4.w3" in records and "out" in records
-    assert str(model) in r.stdout
+    assert records["x1"][1] == "data=-1.0000" and "out" in records
+    assert "L2.N4.z" in records and "L2.N4.w3" not in records  # weights inside the neuron
+    assert "w3=" in r.stdout and str(model) in r.stdout
+    r = invoke("--model", str(model), "--input", "-1,2.5,3", "--format", "dot", "--view", "scalars")
+    records = {rec[0]: rec for rec in dot_records(r.stdout).values()}
+    assert "L2.N4.w3" in records and "L2.N4.z" not in records
     r = invoke("--model", "-", "--input", "1,2,3", input=(tmp_path / "model.json").read_text())
-    assert r.exit_code == 0 and "L1.N1.w1" in svg_texts(r.stdout_bytes)
+    assert r.exit_code == 0 and "L1.N1.z" in svg_texts(r.stdout_bytes)
 
 
 @pytest.mark.parametrize(
@@ -456,6 +515,8 @@ def test_cli_model(no_dot, tmp_path):
         (["x", "--at", "x=1", "-o", "g.jpg"], ["g.jpg: extension '.jpg'", ".svg, .png, .dot"]),
         (["x", "--at", "x=1", "-o", "graph"], ["graph: no extension", "--format"]),
         (["x", "--at", "x=1", "--renderer", "cairo"], ["unknown renderer 'cairo'"]),
+        (["--model", "MODEL", "--input", "1,2,3", "--view", "all"], ["unknown view 'all'"]),
+        (["x", "--at", "x=1", "--view", "scalars"], ["--view goes with --model"]),
     ],
 )
 def test_cli_errors_write_nothing(no_dot, tmp_path, args, fragments):

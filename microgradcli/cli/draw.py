@@ -18,7 +18,7 @@ from microgradcli.cli._common import (
 from microgradcli.errors import InputError
 from microgradcli.fileio import output_format, write_output
 
-_SUFFIXES = {".svg": "svg", ".png": "png", ".dot": "dot", ".gv": "dot"}
+_SUFFIXES = {".svg": "svg", ".png": "png", ".dot": "dot", ".gv": "dot", ".html": "html"}
 
 
 @app.command(cls=ExprCommand, context_settings={"ignore_unknown_options": True})
@@ -50,7 +50,7 @@ def draw(
         None,
         "--format",
         "-f",
-        metavar="svg|dot|png",
+        metavar="svg|dot|png|html",
         help="Output format; default: from the -o extension, else svg.",
     ),
     output: str = typer.Option(
@@ -58,6 +58,12 @@ def draw(
     ),
     max_nodes: int = typer.Option(
         2000, "--max-nodes", min=1, help="Refuse graphs with more values than this."
+    ),
+    view: str = typer.Option(
+        "neurons",
+        "--view",
+        metavar="neurons|scalars",
+        help="With --model: one w·x+b node per neuron (neurons), or every multiply and add.",
     ),
     order: int = typer.Option(
         1,
@@ -80,8 +86,9 @@ def draw(
     The format follows --format, else the -o extension (.svg .png .dot .gv).
     SVG and PNG use Graphviz's dot when it is installed (--renderer), else a
     built-in layout (no system package needed); --format dot writes Graphviz text.
-    With --model, the network is drawn node by node for one input, its
-    parameters named like L1.N3.w2.
+    With --model, the network is drawn by layer for one input: one w·x+b
+    node per neuron and its activation (--view neurons), or every multiply
+    and add, parameters named like L1.N3.w2 (--view scalars).
 
     Example: mg draw "x*y + x" --at x=2,y=3 -o graph.svg
     """
@@ -100,7 +107,7 @@ def draw(
             raise InputError("--model needs --input with one input row, e.g. --input 2,3,-1")
         if order != 1:
             raise InputError("--order draws derivatives of an EXPR, not of --model")
-        roots, title = _model_graph(model, input_)
+        picture = _model_graph(model, input_, view)
     else:
         if input_ is not None:
             raise InputError("--input goes with --model; for an expression use --at x=...")
@@ -109,9 +116,19 @@ def draw(
                 'nothing to draw: give an EXPR (mg draw "x*y + x" --at x=2,y=3) '
                 "or a model (mg draw --model model.json --input 2,3,-1)"
             )
-        roots, title = _expression_graph(expr, at or [], order)
+        if view != "neurons":
+            raise InputError("--view goes with --model")
+        root, title = _expression_graph(expr, at or [], order)
+        picture = drawing.Picture([root], title)
     data = drawing.render(
-        roots, fmt, title=title, max_nodes=max_nodes, renderer=renderer, on_fallback=warn
+        picture.roots,
+        fmt,
+        title=picture.title,
+        max_nodes=max_nodes,
+        renderer=renderer,
+        on_fallback=warn,
+        notes=picture.notes,
+        columns=picture.columns,
     )
     write_output(output, data, "graph")
     if output is not None and output != "-":
@@ -169,10 +186,12 @@ def _derivative_graph(text: str, expression, point: dict[str, float], order: int
     return root, title
 
 
-def _model_graph(path: str, raw: str):
+def _model_graph(path: str, raw: str, view: str):
     from microgradcli.checkpoint import load_checkpoint
-    from microgradcli.draw import model_graph
+    from microgradcli.draw import VIEWS, model_picture
 
+    if view not in VIEWS:
+        raise InputError(f"unknown view {view!r} for --view; use neurons or scalars")
     row = []
     for i, item in enumerate(raw.split(","), 1):
         try:
@@ -186,4 +205,4 @@ def _model_graph(path: str, raw: str):
             raise InputError(f"--input {raw!r}: value {i} must be a finite number")
         row.append(value)
     ckpt = load_checkpoint(path)  # '-' reads it from stdin
-    return model_graph(ckpt, row, "<stdin>" if path == "-" else path)
+    return model_picture(ckpt, row, "<stdin>" if path == "-" else path, view)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from microgradcli.draw.dot import to_dot
 from microgradcli.draw.layout import Edge, Layout, Op, Record, layout
-from microgradcli.draw.model import model_graph
+from microgradcli.draw.model import VIEWS, Picture, model_graph, model_picture
 from microgradcli.draw.renderer import FORMATS, RENDERERS, graphviz_available, render
 from microgradcli.draw.style import REC_H, text_width
 from microgradcli.draw.trace import (
     DEFAULT_MAX_NODES,
+    Notes,
     check_size,
     fmt_number,
     node_label,
@@ -31,6 +32,7 @@ __all__ = [
     "REC_H",
     "Edge",
     "Layout",
+    "Notes",
     "Op",
     "Record",
     "check_size",
@@ -38,6 +40,9 @@ __all__ = [
     "graphviz_available",
     "layout",
     "model_graph",
+    "model_picture",
+    "Picture",
+    "VIEWS",
     "node_label",
     "node_name",
     "op_text",

@@ -19,7 +19,7 @@ Each numbered step is one function, called in order by `layout()`:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from microgradcli.draw.style import (
@@ -32,32 +32,37 @@ from microgradcli.draw.style import (
     OP_GAP,
     OP_RY,
     PAD,
-    REC_H,
+    ROW_H,
     TITLE_SIZE,
     text_width,
 )
-from microgradcli.draw.trace import node_kind, node_label, op_text, printable, root_ids, roots_of
+from microgradcli.draw.trace import (
+    Notes,
+    Text,
+    graph_texts,
+    op_text,
+    printable,
+    root_ids,
+    roots_of,
+)
 from microgradcli.draw.trace import trace as trace_graph
-from microgradcli.engine import Value, lsum
+from microgradcli.engine import Value
 
 Point = tuple[float, float]
 
 
 @dataclass
 class Record:
-    """A value's box: top-left corner, field widths and texts."""
+    """A value's box: top-left corner, size, its rows of text (name first), hover text."""
 
     id: int
     x: float
     y: float
-    widths: list[float]
-    fields: tuple[str, str, str]
+    w: float
+    h: float
+    rows: tuple[str, ...]
     kind: str
     tooltip: str
-
-    @property
-    def w(self) -> float:
-        return lsum(self.widths)
 
 
 @dataclass
@@ -79,6 +84,8 @@ class Edge:
     start: Point
     curves: list[tuple[Point, Point, Point]]
     arrow: tuple[Point, Point, Point]
+    src: int = -1  # the value it leaves (-1: an op's arrow into its own value)
+    dst: int = -1  # the value whose op it enters
 
 
 @dataclass
@@ -108,19 +115,30 @@ class Lanes:
         return len(self.layer)
 
 
-def layout(root: Value | Sequence[Value], title: Sequence[str] = ()) -> Layout:
-    """Place every box, ellipse and edge of the graph (no size limit: check it first)."""
+def layout(
+    root: Value | Sequence[Value],
+    title: Sequence[str] = (),
+    notes: Mapping[Value, Notes] | None = None,
+    columns: Sequence[Sequence[Value]] = (),
+) -> Layout:
+    """Place every box, ellipse and edge of the graph (no size limit: check it first).
+
+    notes add rows and hover text to values; each group in columns shares one layer
+    (inputs in the first, each network layer's neurons in one).
+    """
     roots = roots_of(root)
     nodes, edges = trace_graph(roots)
+    texts = graph_texts(nodes, root_ids(nodes, roots), notes)
     preds, succs = unique_edges(len(nodes), edges)
     layer = assign_layers(preds, succs)
+    align_layers(layer, preds, nodes, columns)
     lanes = add_lanes(layer, preds, succs)
     layers = order_layers(lanes, len(nodes), max(layer, default=0))
-    sizes = _Sizes(nodes)
+    sizes = _Sizes(nodes, texts)
     y = place_rows(layers, lanes, sizes)
     straighten_lanes(layers, lanes, sizes, y)
-    out, columns = place_columns(nodes, root_ids(nodes, roots), layers, lanes, sizes, y, title)
-    route_edges(out, edges, lanes, columns, y)
+    out, cols = place_columns(nodes, texts, layers, lanes, sizes, y, title)
+    route_edges(out, edges, lanes, cols, y)
     return out
 
 
@@ -161,6 +179,28 @@ def assign_layers(preds: list[list[int]], succs: list[list[int]]) -> list[int]:
         if len(succs[v]) > shared or (private and len(succs[v]) == shared == 1):
             layer[v] = min(layer[s] for s in succs[v]) - 1
     return layer
+
+
+def align_layers(
+    layer: list[int], preds: list[list[int]], nodes: list[Value], columns: Sequence
+) -> None:
+    """Put each group of values in one layer: leaves at the left, others as far right as
+    the rightmost member; every later value then stays right of its inputs."""
+    index = {v: i for i, v in enumerate(nodes)}
+    for group in columns:
+        ids = [index[v] for v in group if v in index]
+        if not ids:
+            continue
+        target = 0 if all(not preds[i] for i in ids) else max(layer[i] for i in ids)
+        for i in ids:
+            layer[i] = target
+        for v in range(len(layer)):  # ids put children first
+            if preds[v]:
+                layer[v] = max(layer[v], 1 + max(layer[c] for c in preds[v]))
+    top = max(layer, default=0)
+    for v in range(len(layer)):
+        if preds[v] and not any(v in p for p in preds):
+            layer[v] = top  # outputs stay at the right
 
 
 # -- 2. lanes for long edges ---------------------------------------------------------------
@@ -301,8 +341,9 @@ def _count_crossings(upper: list[int], lower_pos: dict[int, int], succ: list[lis
 class _Sizes:
     """Heights of layout nodes and the gaps between them (dummies have no height)."""
 
-    def __init__(self, nodes: list[Value]) -> None:
+    def __init__(self, nodes: list[Value], texts: list[Text]) -> None:
         self.n = len(nodes)
+        self.rec_h = [len(t.rows) * ROW_H for t in texts]
         self.is_unit = [bool(v.children) for v in nodes]
         self.rx = [
             max(OP_RY, text_width(op_text(v.op), OP_FONT_SIZE) / 2 + 7.0) if v.children else 0.0
@@ -314,7 +355,7 @@ class _Sizes:
     def height(self, v: int) -> float:
         if v >= self.n:
             return 0.0
-        return max(REC_H, 2 * self.ry[v]) if self.is_unit[v] else REC_H
+        return max(self.rec_h[v], 2 * self.ry[v]) if self.is_unit[v] else self.rec_h[v]
 
     def sep(self, a: int, b: int) -> float:
         gap = NODE_GAP if (a < self.n and b < self.n) else LANE_GAP
@@ -419,7 +460,7 @@ def straighten_lanes(layers: list[list[int]], lanes: Lanes, sizes: _Sizes, y: li
 
 def place_columns(
     nodes: list[Value],
-    outputs: set[int],
+    texts: list[Text],
     layers: list[list[int]],
     lanes: Lanes,
     sizes: _Sizes,
@@ -428,8 +469,9 @@ def place_columns(
 ) -> tuple[Layout, tuple[list[float], list[float]]]:
     """Records and ops in pixels, each layer a column; y is shifted in place below the title.
 
-    Every record in a layer gets the same field widths, so the boxes of a layer line up
-    like a table. Returns the layout (without the edges into ops) and each column's left and right.
+    Each record is as wide as its own text; the records of a layer share their left
+    side, and their ops line up left of them. Returns the layout (without the edges
+    into ops) and each column's left and right.
     """
     n = len(nodes)
     title = [printable(t) for t in title]
@@ -437,9 +479,12 @@ def place_columns(
     y_min = min((y[v] - sizes.height(v) / 2 for v in range(lanes.total)), default=0.0)
     dy = MARGIN + title_h - y_min
     y[:] = [yy + dy for yy in y]
-    labels = [node_label(v) for v in nodes]
-    fw, slot = _column_widths(layers, labels, sizes)
-    col_w = [s + lsum(w) for s, w in zip(slot, fw, strict=True)]
+    rec_w = [max(text_width(r) for r in t.rows) + 2 * PAD for t in texts]
+    slot = [max((2 * sizes.rx[v] + OP_GAP for v in row if v < n), default=0.0) for row in layers]
+    col_w = [
+        s + max((rec_w[v] for v in row if v < n), default=0.0)
+        for s, row in zip(slot, layers, strict=True)
+    ]
     x_left = _column_lefts(col_w, lanes, y)
     width = x_left[-1] + col_w[-1] + MARGIN if n else 2 * MARGIN
     if title:
@@ -449,41 +494,15 @@ def place_columns(
     for v, val in enumerate(nodes):
         lv = lanes.layer[v]
         left = x_left[lv] + slot[lv]
-        out.records.append(
-            Record(
-                id=v,
-                x=left,
-                y=y[v] - REC_H / 2,
-                widths=list(fw[lv]),
-                fields=labels[v],
-                kind=node_kind(val, v in outputs),
-                tooltip=f"{labels[v][0]}: data={val.data!r} grad={val.grad!r}",
-            )
-        )
+        t = texts[v]
+        h = sizes.rec_h[v]
+        out.records.append(Record(v, left, y[v] - h / 2, rec_w[v], h, t.rows, t.kind, t.tip))
         if sizes.is_unit[v]:
             cx = left - OP_GAP - sizes.rx[v]
             out.ops.append(Op(v, cx, y[v], sizes.rx[v], sizes.ry[v], op_text(val.op)))
             out.edges.append(_straight((cx + sizes.rx[v], y[v]), (left, y[v])))
     right = [x + w for x, w in zip(x_left, col_w, strict=True)]
     return out, (x_left, right)
-
-
-def _column_widths(layers: list[list[int]], labels: list, sizes: _Sizes):
-    """Per layer: the widest text of each record field, and the room for op ellipses."""
-    fw: list[list[float]] = []
-    slot: list[float] = []
-    for row in layers:
-        widths = [0.0, 0.0, 0.0]
-        s = 0.0
-        for v in row:
-            if v < sizes.n:
-                for k in range(3):
-                    widths[k] = max(widths[k], text_width(labels[v][k]) + 2 * PAD)
-                if sizes.is_unit[v]:
-                    s = max(s, 2 * sizes.rx[v] + OP_GAP)
-        fw.append(widths)
-        slot.append(s)
-    return fw, slot
 
 
 def _column_lefts(col_w: list[float], lanes: Lanes, y: list[float]) -> list[float]:
@@ -494,7 +513,7 @@ def _column_lefts(col_w: list[float], lanes: Lanes, y: list[float]) -> list[floa
             steep[lanes.layer[v]] = max(steep[lanes.layer[v]], abs(y[s] - y[v]))
     x_left = [MARGIN]
     for lv in range(len(col_w) - 1):
-        gap = min(140.0, max(44.0, 0.22 * steep[lv]))
+        gap = min(140.0, max(34.0, 0.22 * steep[lv]))
         x_left.append(x_left[-1] + col_w[lv] + gap)
     return x_left
 
@@ -511,17 +530,20 @@ def route_edges(
 ) -> None:
     """Every edge from a record's right side, through its lane, onto the op's left arc."""
     x_left, right = columns
-    incoming: dict[int, list[tuple[float, int, list[Point]]]] = {}
+    incoming: dict[int, list[tuple[float, int, list[Point], int]]] = {}
+    own_right = [r.x + r.w for r in out.records]
     for k, (c, p) in enumerate(edges):
-        pts: list[Point] = [(right[lanes.layer[c]], y[c])]
+        pts: list[Point] = [(own_right[c], y[c]), (right[lanes.layer[c]], y[c])]
         for d in lanes.chain.get((c, p), ()):
             pts.append((x_left[lanes.layer[d]], y[d]))
             pts.append((right[lanes.layer[d]], y[d]))
-        incoming.setdefault(p, []).append((pts[-1][1], k, pts))
+        incoming.setdefault(p, []).append((pts[-1][1], k, pts, c))
     for op in out.ops:
         ins = sorted(incoming.get(op.id, ()))
-        for (tip, ux, uy), (_, _, pts) in zip(_entry_points(op, ins), ins, strict=True):
-            out.edges.append(_curve(pts, tip, ux, uy))
+        for (tip, ux, uy), (_, _, pts, c) in zip(_entry_points(op, ins), ins, strict=True):
+            edge = _curve(pts, tip, ux, uy)
+            edge.src, edge.dst = c, op.id
+            out.edges.append(edge)
 
 
 def _entry_points(op: Op, ins: list) -> list[tuple[Point, float, float]]:
@@ -536,7 +558,7 @@ def _entry_points(op: Op, ins: list) -> list[tuple[Point, float, float]]:
     if not m:
         return []
     reach = 0.7 * op.ry
-    wanted = [max(-reach, min(reach, (pts[-1][1] - op.cy) * 0.25)) for _, _, pts in ins]
+    wanted = [max(-reach, min(reach, (e[2][-1][1] - op.cy) * 0.25)) for e in ins]
     gap = min(7.0, 2 * reach / (m - 1)) if m > 1 else 0.0
     offs = isotonic_place(wanted, [1.0] * m, [gap] * (m - 1))
     lo, hi = offs[0], offs[-1]
@@ -574,8 +596,9 @@ def _curve(pts: list[Point], tip: Point, ux: float, uy: float) -> Edge:
     curves: list[tuple[Point, Point, Point]] = []
     for i in range(len(pts) - 1):
         a, b = pts[i], pts[i + 1]
-        if i % 2 == 1:  # through a lane inside a layer: straight
-            curves.append((a, b, b))
+        if i % 2 == 0:  # inside a layer (out of a narrower box, through a lane): straight
+            if a != b:
+                curves.append((a, b, b))
         else:
             h = (b[0] - a[0]) / 2
             curves.append(((a[0] + h, a[1]), (b[0] - h, b[1]), b))

@@ -1,11 +1,37 @@
-"""Graphs of a trained model: its unfused scalar graph for one input row, after backward."""
+"""Graphs of a trained model for one input row, after backward: by neuron or by scalar.
+
+Both views come from the same unfused scalar graph (the lecture's multiplies and adds),
+so their numbers agree. The neuron view redraws it as one fused w·x+b node per neuron
+(its weights listed in its box) and then its activation.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
+from microgradcli.draw.trace import Notes, fmt_number
 from microgradcli.engine import Value
 from microgradcli.errors import InputError
+
+VIEWS = ("neurons", "scalars")
+
+
+@dataclass
+class Picture:
+    """What to draw: the roots, a title, notes on values, and values that share a column."""
+
+    roots: list[Value]
+    title: list[str]
+    notes: dict[Value, Notes] = field(default_factory=dict)
+    columns: list[list[Value]] = field(default_factory=list)
+
+
+@dataclass
+class _Forward:
+    inputs: list[Value]
+    layers: list[list[Value]]  # each layer's neuron outputs (after the activation)
+    title: list[str]
 
 
 def model_graph(ckpt, row: Iterable[float], source: str = "model") -> tuple[list[Value], list[str]]:
@@ -15,6 +41,21 @@ def model_graph(ckpt, row: Iterable[float], source: str = "model") -> tuple[list
     L1.N3.w2, each neuron's output as L1.N3, the output(s) as out (out1.. or the class
     names). With several outputs, backward runs on their sum, and the title says so.
     """
+    f = _forward(ckpt, row, source)
+    return f.layers[-1], f.title
+
+
+def model_picture(ckpt, row: Iterable[float], source: str = "model", view: str = "neurons"):
+    """The model drawn by layer: inputs in one column, each layer's neurons in one."""
+    if view not in VIEWS:
+        raise InputError(f"unknown view {view!r}; use neurons or scalars")
+    f = _forward(ckpt, row, source)
+    if view == "scalars":
+        return Picture(f.layers[-1], f.title, columns=[f.inputs, *f.layers])
+    return _neuron_view(ckpt, f)
+
+
+def _forward(ckpt, row: Iterable[float], source: str) -> _Forward:
     row = list(row)
     if len(row) != ckpt.nin:
         raise InputError(
@@ -26,12 +67,15 @@ def model_graph(ckpt, row: Iterable[float], source: str = "model") -> tuple[list
         x = ckpt.prepare(row)
     except (ZeroDivisionError, KeyError, TypeError, ValueError) as e:
         raise InputError(f"the model's normalisation data is malformed ({e})") from None
-    xs: list = [Value(v, label=name) for v, name in zip(x, names, strict=True)]
+    inputs = [Value(v, label=name) for v, name in zip(x, names, strict=True)]
+    xs: list = inputs
+    layers = []
     for li, lyr in enumerate(ckpt.model.layers, 1):
         xs = lyr(xs, fused=False)
         for j, v in enumerate(xs, 1):
             if not v.label:
                 v.label = f"L{li}.N{j}"
+        layers.append(xs)
     outs = list(xs)
     if len(outs) == 1:
         outs[0].label = "out"
@@ -55,4 +99,40 @@ def model_graph(ckpt, row: Iterable[float], source: str = "model") -> tuple[list
     title = [f"{source}: {arch}", f"input: {shown}", grad_note]
     if ckpt.normalize is not None:
         title[1] += "  (normalised before the first layer)"
-    return outs, title
+    return _Forward(inputs, layers, title)
+
+
+def _neuron_view(ckpt, f: _Forward) -> Picture:
+    """One w·x+b node per neuron (weights in its box, their grads in its hover text),
+    then its activation; the numbers are the scalar graph's."""
+    prev = [Value(v.data, label=v.label) for v in f.inputs]
+    for view, v in zip(prev, f.inputs, strict=True):
+        view.grad = v.grad
+    pic = Picture([], f.title, columns=[list(prev)])
+    for lyr, outs in zip(ckpt.model.layers, f.layers, strict=True):
+        zs, acts = [], []
+        for neuron, a in zip(lyr.neurons, outs, strict=True):
+            linear = lyr.activation == "linear"
+            z = a if linear else a.children[0]  # act(b + w1*x1 + ...): its one input
+            # d(z)/d(input i) = w_i: what the step-through shows as the local derivative
+            local = tuple(w.data for w in neuron.w)
+            zv = Value(z.data, tuple(prev), "dot", local, a.label if linear else f"{a.label}.z")
+            zv.grad = z.grad
+            params = [*neuron.w, neuron.b]
+            rows = [f"w{i}={fmt_number(w.data)}" for i, w in enumerate(neuron.w, 1)]
+            rows.append(f"b={fmt_number(neuron.b.data)}")
+            tip = "\n".join(f"{p.label}: data={p.data!r} grad={p.grad!r}" for p in params)
+            pic.notes[zv] = Notes(tuple(rows), tip)
+            zs.append(zv)
+            if linear:
+                acts.append(zv)
+                continue
+            av = Value(a.data, (zv,), lyr.activation, a.local_grads, a.label)
+            av.grad = a.grad
+            acts.append(av)
+        pic.columns.append(zs)
+        if acts is not zs and acts[0] is not zs[0]:
+            pic.columns.append(acts)
+        prev = acts
+    pic.roots = prev
+    return pic

@@ -14,7 +14,7 @@ from microgradcli.draw.style import (
     MARGIN,
     OP_FILL,
     OP_FONT_SIZE,
-    REC_H,
+    ROW_H,
     STROKE,
     TITLE_SIZE,
     text_width,
@@ -112,13 +112,12 @@ def _paint_boxes(canvas: _Canvas, lay: Layout) -> None:
     by_fill: dict[str, list] = {}
     line_parts = []
     for r in lay.records:
-        x0, y0, x1, y1 = r.x, r.y, r.x + r.w, r.y + REC_H
+        x0, y0, x1, y1 = r.x, r.y, r.x + r.w, r.y + r.h
         box = np.array([(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)], float)
         by_fill.setdefault(FILL[r.kind], []).append((box, rect_codes))
-        x = r.x
-        for fw in r.widths[:-1]:
-            x += fw
-            line_parts.append((np.array([(x, y0), (x, y1)], float), line_codes))
+        for k in range(1, len(r.rows)):
+            yk = y0 + k * ROW_H
+            line_parts.append((np.array([(x0, yk), (x1, yk)], float), line_codes))
     for fill in sorted(by_fill):
         canvas.add(by_fill[fill], face=fill, edge=STROKE, lw=1.0, z=3)
     canvas.add(line_parts, edge=STROKE, lw=1.0, z=4)
@@ -130,12 +129,9 @@ def _paint_text(canvas: _Canvas, lay: Layout) -> None:
     for op in lay.ops:
         text_parts += glyphs.line(op.text, op.cx, op.cy + 0.35 * OP_FONT_SIZE, OP_FONT_SIZE)
     for r in lay.records:
-        x = r.x
-        for fw, text in zip(r.widths, r.fields, strict=True):
-            text_parts += glyphs.line(
-                text, x + fw / 2, r.y + REC_H / 2 + 0.35 * FONT_SIZE, FONT_SIZE
-            )
-            x += fw
+        for k, text in enumerate(r.rows):
+            baseline = r.y + k * ROW_H + ROW_H / 2 + 0.35 * FONT_SIZE
+            text_parts += glyphs.line(text, r.x + r.w / 2, baseline, FONT_SIZE)
     canvas.add(text_parts, face="#000000", z=5)
     title_parts = []
     for i, t in enumerate(lay.title):

@@ -6,17 +6,18 @@ the built-in layout unless Graphviz was asked for by name.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from microgradcli.draw.dot import to_dot
 from microgradcli.draw.layout import layout
-from microgradcli.draw.trace import DEFAULT_MAX_NODES, check_size, trace
+from microgradcli.draw.trace import DEFAULT_MAX_NODES, Notes, check_size, trace
 from microgradcli.engine import Value
 from microgradcli.errors import InputError, MgError
 
-FORMATS = ("svg", "dot", "png")
+FORMATS = ("svg", "dot", "png", "html")
 RENDERERS = ("auto", "builtin", "graphviz")
 DOT_TIMEOUT = 60.0  # seconds: dot can take minutes and gigabytes on a deep graph
 
@@ -38,9 +39,10 @@ def graphviz_pipe(dot_text: str, fmt: str, timeout: float | None = None) -> byte
         raise GraphvizFailed(
             "Graphviz's dot is not installed; install Graphviz or use --renderer builtin"
         )
+    args = [exe, f"-T{fmt}"] + (["-Gdpi=144"] if fmt == "png" else [])  # 2 px a unit, as ours
     try:
         proc = subprocess.run(
-            [exe, f"-T{fmt}"],
+            args,
             input=dot_text.encode("utf-8"),
             capture_output=True,
             timeout=timeout,
@@ -52,11 +54,22 @@ def graphviz_pipe(dot_text: str, fmt: str, timeout: float | None = None) -> byte
         why = str(e.strerror or e)
     else:
         if proc.returncode == 0 and proc.stdout:
-            return proc.stdout
+            return _px(proc.stdout) if fmt == "svg" else proc.stdout
         err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         why = err[-1] if err else f"exit status {proc.returncode}"
     raise GraphvizFailed(
         f"Graphviz's dot failed to render the graph ({why}); use --renderer builtin"
+    )
+
+
+def _px(svg: bytes) -> bytes:
+    """Graphviz sizes its SVG in points (1.33 px each): make one unit one pixel, as the
+    built-in SVG does, so both show 14 px text at 1:1."""
+    return re.sub(
+        rb'<svg width="([0-9.]+)pt" height="([0-9.]+)pt"',
+        rb'<svg width="\1" height="\2"',
+        svg,
+        count=1,
     )
 
 
@@ -67,8 +80,10 @@ def render(
     max_nodes: int | None = DEFAULT_MAX_NODES,
     renderer: str = "auto",
     on_fallback: Callable[[str], None] | None = None,
+    notes: Mapping[Value, Notes] | None = None,
+    columns: Sequence[Sequence[Value]] = (),
 ) -> bytes:
-    """The picture as bytes: fmt is svg, dot or png; renderer auto, graphviz or builtin.
+    """The picture as bytes: fmt is svg, dot, png or html; renderer auto, graphviz or builtin.
 
     The graph's size is checked before anything is laid out or rendered. When `dot` fails
     under renderer auto, the built-in layout draws it and on_fallback hears why.
@@ -81,16 +96,20 @@ def render(
     if max_nodes is not None:
         check_size(len(nodes), max_nodes)
     if fmt == "dot":
-        return to_dot(root, title, None).encode("utf-8")
+        return to_dot(root, title, None, notes, columns).encode("utf-8")
+    if fmt == "html":  # always the built-in layout: the page's script knows its names
+        from microgradcli.draw.html import to_html
+
+        return to_html(root, title, notes, columns).encode("utf-8")
     if renderer == "graphviz" or (renderer == "auto" and graphviz_available()):
         try:
-            return graphviz_pipe(to_dot(root, title, None), fmt)
+            return graphviz_pipe(to_dot(root, title, None, notes, columns), fmt)
         except GraphvizFailed as e:
             if renderer == "graphviz":
                 raise
             if on_fallback is not None:
                 on_fallback(f"{e.args[0].split('; ')[0]}; drawn with the built-in layout")
-    lay = layout(root, title)
+    lay = layout(root, title, notes, columns)
     if fmt == "svg":
         from microgradcli.draw.svg import svg_from_layout
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape, quoteattr
 
-from microgradcli.draw.layout import Edge, Layout, Point
+from microgradcli.draw.layout import Edge, Layout, Point, Record
 from microgradcli.draw.style import (
     EDGE,
     FILL,
@@ -13,7 +13,7 @@ from microgradcli.draw.style import (
     MONO,
     OP_FILL,
     OP_FONT_SIZE,
-    REC_H,
+    ROW_H,
     STROKE,
     TITLE_SIZE,
     title_baseline,
@@ -37,7 +37,12 @@ def _svg_path(e: Edge) -> str:
 
 
 def svg_from_layout(lay: Layout) -> str:
-    """Paint a Layout as SVG text: white background, monospace text, escaped labels."""
+    """Paint a Layout as SVG text: white background, monospace text, escaped labels.
+
+    Every value is a group with id v<N> (its rows classed name, data, grad; its hover
+    text a <title>), every op o<N>, every edge into an op carries data-src/data-dst: the
+    HTML step-through finds them by these names.
+    """
     w, h = _f(lay.width), _f(lay.height)
     o = [
         '<?xml version="1.0" encoding="UTF-8"?>',
@@ -47,46 +52,61 @@ def svg_from_layout(lay: Layout) -> str:
         f'<rect x="0" y="0" width="{w}" height="{h}" fill="#ffffff"/>',
     ]
     for i, t in enumerate(lay.title):
-        ty = title_baseline(i)
         o.append(
-            f'<text x="{_f(MARGIN)}" y="{_f(ty)}" font-size="{_f(TITLE_SIZE)}" '
+            f'<text x="{_f(MARGIN)}" y="{_f(title_baseline(i))}" font-size="{_f(TITLE_SIZE)}" '
             f'fill="#333333">{escape(t)}</text>'
         )
-    o.append(f'<g fill="none" stroke="{EDGE}" stroke-width="1.2">')
-    for e in lay.edges:
-        o.append(f'<path d="{_svg_path(e)}"/>')
+    o.append(f'<g class="edges" fill="none" stroke="{EDGE}" stroke-width="1.2">')
+    o += [f'<path{_edge_ends(e)} d="{_svg_path(e)}"/>' for e in lay.edges]
     o.append("</g>")
-    o.append(f'<g fill="{EDGE}" stroke="none">')
+    o.append(f'<g class="arrows" fill="{EDGE}" stroke="none">')
     for e in lay.edges:
         a, b, c = e.arrow
-        o.append(f'<path d="M{_pt(a)}L{_pt(b)}L{_pt(c)}Z"/>')
+        o.append(f'<path{_edge_ends(e)} d="M{_pt(a)}L{_pt(b)}L{_pt(c)}Z"/>')
     o.append("</g>")
     o.append(f'<g stroke="{STROKE}" stroke-width="1">')
     for op in lay.ops:
         o.append(
-            f'<ellipse cx="{_f(op.cx)}" cy="{_f(op.cy)}" rx="{_f(op.rx)}" ry="{_f(op.ry)}" '
-            f'fill="{OP_FILL}"/>'
+            f'<g id="o{op.id}"><ellipse cx="{_f(op.cx)}" cy="{_f(op.cy)}" rx="{_f(op.rx)}" '
+            f'ry="{_f(op.ry)}" fill="{OP_FILL}"/>'
         )
         o.append(
             f'<text x="{_f(op.cx)}" y="{_f(op.cy + 0.35 * OP_FONT_SIZE)}" stroke="none" '
-            f'fill="#000000" text-anchor="middle">{escape(op.text)}</text>'
+            f'fill="#000000" text-anchor="middle">{escape(op.text)}</text></g>'
         )
     for r in lay.records:
-        o.append(f'<g id="v{r.id}"><title>{escape(r.tooltip)}</title>')
-        o.append(
-            f'<rect x="{_f(r.x)}" y="{_f(r.y)}" width="{_f(r.w)}" height="{_f(REC_H)}" '
-            f'fill="{FILL[r.kind]}"/>'
-        )
-        x = r.x
-        for k, (fw, text) in enumerate(zip(r.widths, r.fields, strict=True)):
-            if k:
-                o.append(f'<line x1="{_f(x)}" y1="{_f(r.y)}" x2="{_f(x)}" y2="{_f(r.y + REC_H)}"/>')
-            o.append(
-                f'<text x="{_f(x + fw / 2)}" y="{_f(r.y + REC_H / 2 + 0.35 * FONT_SIZE)}" '
-                f'stroke="none" fill="#000000" text-anchor="middle">{escape(text)}</text>'
-            )
-            x += fw
-        o.append("</g>")
+        o += _record(r)
     o.append("</g>")
     o.append("</svg>")
     return "\n".join(o) + "\n"
+
+
+def _edge_ends(e: Edge) -> str:
+    return f' data-src="{e.src}" data-dst="{e.dst}"' if e.src >= 0 else ""
+
+
+def _row_class(k: int, n: int) -> str:
+    if k == 0:
+        return "name"
+    return {n - 2: "data", n - 1: "grad"}.get(k, "row")
+
+
+def _record(r: Record) -> list[str]:
+    """A value's box: a group with its hover text, a rectangle, one text per row."""
+    o = [f'<g id="v{r.id}"><title>{escape(r.tooltip)}</title>']
+    o.append(
+        f'<rect x="{_f(r.x)}" y="{_f(r.y)}" width="{_f(r.w)}" height="{_f(r.h)}" '
+        f'fill="{FILL[r.kind]}"/>'
+    )
+    cx = r.x + r.w / 2
+    n = len(r.rows)
+    for k, text in enumerate(r.rows):
+        top = r.y + k * ROW_H
+        if k:
+            o.append(f'<line x1="{_f(r.x)}" y1="{_f(top)}" x2="{_f(r.x + r.w)}" y2="{_f(top)}"/>')
+        o.append(
+            f'<text class="{_row_class(k, n)}" x="{_f(cx)}" y="{_f(top + ROW_H / 2 + 0.35 * FONT_SIZE)}" '
+            f'stroke="none" fill="#000000" text-anchor="middle">{escape(text)}</text>'
+        )
+    o.append("</g>")
+    return o

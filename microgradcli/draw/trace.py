@@ -7,7 +7,9 @@ from id(), so the same input gives the same bytes.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from microgradcli.engine import Value
 from microgradcli.errors import InputError
@@ -50,6 +52,113 @@ def node_name(v: Value) -> str:
 def node_label(v: Value) -> tuple[str, str, str]:
     """The three fields of a value's box: name, data=..., grad=..."""
     return node_name(v), f"data={fmt_number(v.data)}", f"grad={fmt_number(v.grad)}"
+
+
+SHORT_NAME = 7  # a subexpression up to this long is its own name (x*w, x1*w1)
+TIP_MAX = 600  # hover text beyond this is cut
+
+
+@dataclass(frozen=True)
+class Notes:
+    """What a picture adds to a value: rows under its name (a fused neuron's weights),
+    and more hover text."""
+
+    rows: tuple[str, ...] = ()
+    tip: str = ""
+
+
+@dataclass(frozen=True)
+class Text:
+    """Everything a value's box says: its rows (name first) and its hover text."""
+
+    rows: tuple[str, ...]
+    tip: str
+    kind: str
+
+    @property
+    def name(self) -> str:
+        return self.rows[0]
+
+
+def graph_texts(
+    nodes: list[Value], outputs: set[int], notes: Mapping[Value, Notes] | None = None
+) -> list[Text]:
+    """Each box's rows: a short name (variables and constants as themselves, a short
+    unique subexpression as itself, n1, n2, ... in topological order, out for a single
+    output), any noted rows, then data and grad; the hover text says it in full."""
+    notes = notes or {}
+    full = full_texts(nodes)
+    counts: dict[str, int] = {}
+    for v in nodes:
+        counts[v.label] = counts.get(v.label, 0) + 1
+    names: list[str] = []
+    k = 0
+    for i, v in enumerate(nodes):
+        label = printable(v.label)
+        if not v.children:
+            names.append(node_name(v))
+        elif i in outputs and len(outputs) == 1 and not _is_name(label):
+            names.append("out")
+        elif (
+            label
+            and (len(label) <= SHORT_NAME or label.startswith("out"))
+            and ("…" not in label and counts[v.label] == 1)
+        ):
+            names.append(label)
+        else:
+            k += 1
+            names.append(f"n{k}")
+    out = []
+    for i, v in enumerate(nodes):
+        note = notes.get(v, Notes())
+        tip = f"{names[i]} = {full[i]}" if full[i] != names[i] else names[i]
+        tip = _cut(
+            f"{tip}\ndata={v.data!r}\ngrad={v.grad!r}" + (f"\n{note.tip}" if note.tip else "")
+        )
+        rows = (names[i], *note.rows, f"data={fmt_number(v.data)}", f"grad={fmt_number(v.grad)}")
+        out.append(Text(rows, tip, node_kind(v, i in outputs)))
+    return out
+
+
+def _is_name(label: str) -> bool:
+    """An output label that names it (out, out:a, out2, df/dx, d2f/dx2), not its formula."""
+    return label.startswith("out") or re.fullmatch(r"d\d*f/d\w+", label) is not None
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= TIP_MAX else text[: TIP_MAX - 1] + "…"
+
+
+_PRECEDENCE = {"+": 1, "*": 2}
+
+
+def full_texts(nodes: list[Value]) -> list[str]:
+    """Each value's whole subexpression, from its label when that is complete, else
+    composed from its operation and its inputs' texts (children come first in nodes)."""
+    index = {v: i for i, v in enumerate(nodes)}
+    texts: list[str] = []
+    prec: list[int] = []
+    for v in nodes:
+        label = printable(v.label)
+        if label and "…" not in label or not v.children:
+            texts.append(node_name(v) if not v.children else label)
+            prec.append(9 if not v.children or label.isidentifier() else 0)
+            continue
+        kids = [index[c] for c in v.children]
+        op = v.op
+        if op in _PRECEDENCE:
+            p = _PRECEDENCE[op]
+            parts = [texts[c] if prec[c] >= p else f"({texts[c]})" for c in kids]
+            texts.append(_cut((" + " if op == "+" else "*").join(parts)))
+            prec.append(p)
+        elif op.startswith("**"):
+            c = kids[0]
+            texts.append(_cut(f"{texts[c] if prec[c] >= 9 else f'({texts[c]})'}{op}"))
+            prec.append(3)
+        else:
+            texts.append(_cut(f"{op_text(op)}({', '.join(texts[c] for c in kids)})"))
+            prec.append(9)
+    return texts
 
 
 def node_kind(v: Value, is_root: bool) -> str:
