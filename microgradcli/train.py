@@ -99,6 +99,13 @@ def resolve_run_dir(config: Config, out: str | Path | None = None) -> Path:
     return Path("runs") / config.name
 
 
+def _shell(path: Path) -> str:
+    """A path as a shell word, for hints that are commands to paste."""
+    import shlex
+
+    return shlex.quote(str(path))
+
+
 def _is_ours(name: str) -> bool:
     # A run's own files, and temporary files of an atomic write killed mid-way.
     return name in RUN_FILES or (name.startswith(".") and name.endswith(".tmp"))
@@ -114,11 +121,7 @@ def _prepare_run_dir(run_dir: Path, force: bool) -> None:
     if not entries:
         return
     if not force:
-        hint = (
-            f" or --resume {run_dir / 'model.json'} to continue it"
-            if "model.json" in entries
-            else ""
-        )
+        hint = f" or --resume {_shell(run_dir)} to continue it" if "model.json" in entries else ""
         raise InputError(
             f"{run_dir}: the run folder already holds files; use --force to replace the "
             f"run{hint}, or --out to choose another folder"
@@ -672,8 +675,9 @@ class _Run:
         self.summarize("diverged", f"diverged at epoch {epoch + 1}: {r.failure}", ck, wall)
         raise JobFailed(
             f"training diverged at epoch {epoch + 1} ({r.failure}); lower train.lr "
-            f"(it was {r.lr:g}), e.g. --set train.lr={self.tc.lr / 10:g}. The log and the "
-            f"last good checkpoint (epoch {ck.epoch}) are in {self.run_dir}"
+            f"(it was {r.lr:g}). The log and the last good checkpoint (epoch {ck.epoch}) are "
+            f"in {self.run_dir}; continue with: mg train --resume "
+            f"{_shell(self.run_dir)} --set train.lr={self.tc.lr / 10:g}"
         )
 
     def finish(self, stopped: StopReason, epoch: int, wall: float) -> TrainResult:

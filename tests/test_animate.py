@@ -79,7 +79,7 @@ def test_html_is_one_self_contained_page(runs):
     assert all(f["src"].startswith("data:image/png;base64,") for f in frames)
     snaps = read_snapshots(runs["moons"])
     assert [f["label"].split(" · ")[0] for f in frames] == [f"epoch {s.epoch} of 6" for s in snaps]
-    assert f"loss {plot.readable(snaps[2].loss, 3)}" in frames[2]["label"]
+    assert f"train loss {plot.readable(snaps[2].loss, 3)}" in frames[2]["label"]
     assert 'type="range"' in page and 'id="play"' in page
     # no network: nothing is fetched from anywhere but the page itself
     assert not re.search(r"(src|href)=\"(?!data:)", page) and "http" not in page.replace(

@@ -533,3 +533,31 @@ def test_fancy_stderr_reads_no_color_and_ci_as_their_conventions(monkeypatch):
                 monkeypatch.setenv(name, value)
         assert _common.fancy_stderr() is fancy, (no_color, ci)
     assert _common.fancy_stderr(quiet=True) is False
+
+
+def test_the_hint_after_divergence_is_a_command_that_runs(tmp_path):
+    args = ["train", ROOT / "configs/moons.yaml", "--out", "d", "--set", "train.lr=1e9"]
+    args += ["--set", "train.schedule=constant", "--set", "data.n_samples=20"]
+    done = subprocess.run(
+        [*MG, *map(str, args)], capture_output=True, text=True, cwd=tmp_path, env=_env()
+    )
+    assert done.returncode == 1, done.stderr
+    saved = load_checkpoint(tmp_path / "d/model.json").epoch
+    again = subprocess.run(
+        _hint(done.stderr), capture_output=True, text=True, cwd=tmp_path, env=_env(), timeout=120
+    )
+    # accepted as given: it resumes from the last good epoch with a tenth of the rate (which
+    # for 1e9 still diverges, and says so with the next hint)
+    assert again.returncode == 1 and "training diverged at epoch" in again.stderr, again.stderr
+    assert "train.lr=1e+07" in again.stderr
+    assert load_checkpoint(tmp_path / "d/model.json").epoch >= saved
+
+
+def test_a_full_run_folder_names_the_resume_that_continues_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = mg("train", ROOT / "configs/binary.yaml", "--out", "b", "--set", "train.epochs=2")
+    assert r.exit_code == 0, r.output
+    r = mg("train", ROOT / "configs/binary.yaml", "--out", "b", "--set", "train.epochs=4")
+    assert r.exit_code == 2 and "or --resume b to continue it" in r.stderr, r.stderr
+    r = mg("train", ROOT / "configs/binary.yaml", "--resume", "b", "--set", "train.epochs=4")
+    assert r.exit_code == 0, r.output
