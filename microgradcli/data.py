@@ -20,6 +20,7 @@ from microgradcli.checkpoint import normalize_row
 from microgradcli.config import Config, CsvData, InlineData
 from microgradcli.errors import InputError, plural
 from microgradcli.fileio import csv_cells, is_header, read_text, table_lines
+from microgradcli.fileio import to_number as _number
 from microgradcli.tasks import Task, detect
 
 __all__ = [
@@ -211,14 +212,6 @@ def generate(
 
 
 # -- CSV ----------------------------------------------------------------------------------
-def _number(text: str) -> float | None:
-    try:
-        v = float(text)
-    except ValueError:
-        return None
-    return v if math.isfinite(v) else None
-
-
 def read_csv(
     path: str | Path,
     target: str | int | None = None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import sys
 import tempfile
@@ -211,10 +213,37 @@ def table_lines(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
             yield i, line
 
 
+def to_number(value: object) -> float | None:
+    """A finite float from a number or from the text of one (never from true or false),
+    else None: the one rule for reading a number from a table, a label or JSON."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        v = float(value)
+    except (ValueError, OverflowError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def finite_number(value: object, where: str) -> float:
+    """to_number(), or an InputError naming `where` and saying what the value is not."""
+    from microgradcli.errors import InputError
+
+    v = to_number(value)
+    if v is not None:
+        return v
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise InputError(f"{where}: {json.dumps(value)} is not a number")
+    shown = str(value).strip()
+    kind = "a finite number" if is_number(shown) else "a number"
+    raise InputError(f"{where}: {shown!r} is not {kind}")
+
+
 def is_number(text: str) -> bool:
+    """Whether a cell reads as a number (inf too: a header is words, not numbers)."""
     try:
         float(text)
-    except ValueError:
+    except (ValueError, OverflowError):
         return False
     return True
 

@@ -8,7 +8,6 @@ line at a time, so `mg predict MODEL -` answers each row before the next one arr
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from microgradcli.checkpoint import Checkpoint
 from microgradcli.errors import InputError, plural
 from microgradcli.fileio import csv_cells, input_lines, is_header, table_lines
+from microgradcli.fileio import finite_number as _number
 
 if TYPE_CHECKING:
     from microgradcli.data import Dataset
@@ -44,19 +44,6 @@ class Row:
 
 
 # -- reading input rows ------------------------------------------------------------------
-def _number(text: Any, where: str) -> float:
-    """One finite number from a CSV cell or a JSON value, or an InputError naming where."""
-    if isinstance(text, bool) or not isinstance(text, (int, float, str)):
-        raise InputError(f"{where}: {json.dumps(text)} is not a number")
-    try:
-        v = float(text.strip() if isinstance(text, str) else text)
-    except (ValueError, OverflowError):
-        raise InputError(f"{where}: {str(text).strip()!r} is not a number") from None
-    if not math.isfinite(v):
-        raise InputError(f"{where}: {str(text).strip()!r} is not a finite number")
-    return v
-
-
 def _width_error(where: str, got: int, names: list[str]) -> InputError:
     return InputError(
         f"{where}: row has {got} value{'s' if got != 1 else ''}; the model takes "

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from microgradcli.errors import InputError
+from microgradcli.fileio import finite_number, to_number
 
 __all__ = ["TASKS", "Binary", "Multiclass", "Regression", "Task", "detect", "task_named"]
 
@@ -29,25 +30,6 @@ def _same_label(a: Any, b: Any) -> bool:
         except (TypeError, ValueError):
             return False
     return str(a) == str(b)
-
-
-def _float_or_none(v: Any) -> float | None:
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return None
-
-
-def _number(value: Any, where: str) -> float:
-    if _is_number(value):
-        return float(value)
-    try:
-        v = float(str(value).strip())
-    except ValueError:
-        raise InputError(f"{where}: target {value!r} is not a number") from None
-    if not math.isfinite(v):
-        raise InputError(f"{where}: target {value!r} is not a finite number")
-    return v
 
 
 class Task:
@@ -190,7 +172,7 @@ class Binary(Task):
         try:
             return super().index(label, where)
         except InputError:
-            if not all(_is_number(_float_or_none(c)) for c in self.classes):
+            if not all(to_number(c) is not None for c in self.classes):
                 raise
             # a 0/1 dataset for a model trained on -1/1 labels, or the other way round
             try:
@@ -293,7 +275,7 @@ class Regression(Task):
         super().__init__(None, 0.0)
 
     def label_value(self, label: Any, where: str) -> float:
-        return _number(label, where)
+        return finite_number(label, f"{where}: target")
 
     def decide(self, outs: Sequence[float]) -> None:
         return None

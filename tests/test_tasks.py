@@ -61,7 +61,7 @@ def test_encode_uses_the_loss_and_the_saved_classes():
     assert Regression().encode("2.5", "mse", "r") == 2.5
     with pytest.raises(InputError, match="r: label 'maybe' is not one of the model's classes"):
         b.encode("maybe", "hinge", "r")
-    with pytest.raises(InputError, match="r: target 'x' is not a number"):
+    with pytest.raises(InputError, match="r: target: 'x' is not a number"):
         Regression().encode("x", "mse", "r")
 
 
