@@ -127,6 +127,7 @@ def main() -> None:
                 "where": "--scheduler (loopback: 2 workers)",
                 "trials": n,
                 "seconds": round(seconds, 2),
+                "trial_seconds": round(busy(folder / "outc" / "results.jsonl"), 2),
             }
         )
     base = rows[0]["seconds"]
@@ -138,12 +139,13 @@ def main() -> None:
         r["trials_per_second"] = round(r["trials"] / r["seconds"], 2)
         r["speedup"] = round(base / r["seconds"], 2)
         print(
-            f"| {r['where']} | {r['seconds']:.2f} s | {r['trials_per_second']:.2f} | {r['speedup']:.2f}x |"
+            f"| {r['where']} | {r['seconds']:.2f} s | {r['trials_per_second']:.2f} | "
+            f"{r['speedup']:.2f}x | {r['trial_seconds']:.1f} s |"
         )
     info = {
         "python": platform.python_version(),
         "cores": os.cpu_count(),
-        "load_average": os.getloadavg(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],  # other work on the machine
         "epochs": opts.epochs,
         "rows": rows,
     }

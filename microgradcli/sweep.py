@@ -860,6 +860,27 @@ def _patch_summary(data: bytes, run_dir: Path) -> bytes:
     return data
 
 
+def _portable_files(trial: Trial, files: dict[str, bytes], run_dir: Path) -> dict[str, bytes]:
+    """A CSV data.path as mg train stores it in this trial's folder (relative to it), not
+    to the worker's temporary one: config.yaml and model.json's config, as train writes
+    them. Anything unexpected keeps the worker's bytes (an absolute path still works)."""
+    from microgradcli.checkpoint import checkpoint_from_dict
+    from microgradcli.config import dump_config
+    from microgradcli.train import portable
+
+    try:
+        stored = portable(config_from_dict(trial.config), run_dir)
+        out = dict(files)
+        out["config.yaml"] = dump_config(stored).encode("utf-8")
+        if "model.json" in files:
+            ck = checkpoint_from_dict(json.loads(files["model.json"]))
+            ck.config = config_dict(stored)
+            out["model.json"] = (json.dumps(ck.to_dict(), indent=1) + "\n").encode("utf-8")
+        return out
+    except (ImportError, MgError, ValueError, TypeError, KeyError):
+        return files
+
+
 class _Results:
     """results.jsonl: one whole line per finished trial, appended and flushed; never a
     second line for an id (a lost worker's trial may come back twice)."""
@@ -1300,6 +1321,8 @@ def run_sweep(
             run_dir = sweep_dir / trial.id
             if res["files"]:
                 _clear_run(run_dir)
+                if trial.config["data"].get("path"):
+                    res["files"] = _portable_files(trial, res["files"], run_dir)
                 for name, data in res["files"].items():
                     if name == "summary.json":
                         data = _patch_summary(data, run_dir)

@@ -578,3 +578,20 @@ def test_cli_png_refuses_a_terminal(tmp_path):
         os.close(leader)
     assert proc.returncode == 2
     assert proc.stderr.decode().startswith("error: PNG is binary") and b"-o" in proc.stderr
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+def test_both_renderers_give_the_same_size_and_resolution():
+    import io
+
+    from PIL import Image
+
+    sizes = {}
+    for renderer in ("builtin", "graphviz"):
+        svg = ET.fromstring(draw.render(neuron(), "svg", renderer=renderer))
+        png = Image.open(io.BytesIO(draw.render(neuron(), "png", renderer=renderer)))
+        width = float(svg.get("width"))
+        assert png.size[0] == pytest.approx(2 * width, rel=0.02)  # two pixels a unit
+        sizes[renderer] = width
+    assert sizes["graphviz"] == pytest.approx(sizes["builtin"], rel=0.15)
+    assert sizes["builtin"] <= 1000 and sizes["graphviz"] <= 1000

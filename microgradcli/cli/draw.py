@@ -80,10 +80,13 @@ def draw(
         help="auto: Graphviz's dot when installed (the built-in layout if it fails).",
     ),
 ) -> None:
-    """Draw a computation graph: a box per value (name | data | grad after
-    backward) and a small node per operation, left to right.
+    """Draw a computation graph: a box per value (its name over its data and
+    its grad after backward; hover for the whole subexpression) and a small
+    node per operation, left to right.
 
-    The format follows --format, else the -o extension (.svg .png .dot .gv).
+    The format follows --format, else the -o extension (.svg .png .dot .gv
+    .html). HTML is one self-contained page that steps through the backward
+    pass (next / previous / play, arrow keys).
     SVG and PNG use Graphviz's dot when it is installed (--renderer), else a
     built-in layout (no system package needed); --format dot writes Graphviz text.
     With --model, the network is drawn by layer for one input: one w·x+b
@@ -98,28 +101,7 @@ def draw(
     renderer = _choose_renderer(renderer)
     to_stdout = output is None or output == "-"
     refuse_binary_on_terminal(fmt, to_stdout, "g.png")
-    if model is not None:
-        if expr is not None:
-            raise InputError("give either an EXPR or --model, not both")
-        if at:
-            raise InputError("--at sets expression variables; with --model give --input instead")
-        if input_ is None:
-            raise InputError("--model needs --input with one input row, e.g. --input 2,3,-1")
-        if order != 1:
-            raise InputError("--order draws derivatives of an EXPR, not of --model")
-        picture = _model_graph(model, input_, view)
-    else:
-        if input_ is not None:
-            raise InputError("--input goes with --model; for an expression use --at x=...")
-        if expr is None:
-            raise InputError(
-                'nothing to draw: give an EXPR (mg draw "x*y + x" --at x=2,y=3) '
-                "or a model (mg draw --model model.json --input 2,3,-1)"
-            )
-        if view != "neurons":
-            raise InputError("--view goes with --model")
-        root, title = _expression_graph(expr, at or [], order)
-        picture = drawing.Picture([root], title)
+    picture = _picture(expr, at or [], model, input_, view, order)
     data = drawing.render(
         picture.roots,
         fmt,
@@ -134,6 +116,33 @@ def draw(
     if output is not None and output != "-":
         sys.stderr.write(f"wrote {output} ({len(data) / 1024:.1f} kB)\n")
         sys.stderr.flush()
+
+
+def _picture(expr, at: list[str], model, input_, view: str, order: int):
+    """What to draw: an expression's graph or a model's, after checking the options."""
+    from microgradcli.draw import Picture
+
+    if model is not None:
+        if expr is not None:
+            raise InputError("give either an EXPR or --model, not both")
+        if at:
+            raise InputError("--at sets expression variables; with --model give --input instead")
+        if input_ is None:
+            raise InputError("--model needs --input with one input row, e.g. --input 2,3,-1")
+        if order != 1:
+            raise InputError("--order draws derivatives of an EXPR, not of --model")
+        return _model_graph(model, input_, view)
+    if input_ is not None:
+        raise InputError("--input goes with --model; for an expression use --at x=...")
+    if expr is None:
+        raise InputError(
+            'nothing to draw: give an EXPR (mg draw "x*y + x" --at x=2,y=3) '
+            "or a model (mg draw --model model.json --input 2,3,-1)"
+        )
+    if view != "neurons":
+        raise InputError("--view goes with --model")
+    root, title = _expression_graph(expr, at, order)
+    return Picture([root], title)
 
 
 def _choose_renderer(name: str) -> str:

@@ -243,7 +243,7 @@ def sweep_command(
 
     The whole plan is validated before anything runs. Every trial is an ordinary run folder, runs/sweeps/<name>/<trial-id>/ (config.yaml, log.jsonl, model.json, summary.json), with the numbers `mg train` gives for its config.yaml, bit for bit. results.jsonl gets one line per trial as it finishes (id, params, seed, status, metrics, seconds, worker), sweep.yaml the plan. At the end: a table by point, mean ± sd of the metric over the seeds, best first, and the command that trains the best trial again.
 
-    Where trials run: --jobs N local worker processes (Dask's LocalCluster when the sweep extra is installed, pip install 'microgradcli[sweep]'; else concurrent.futures.ProcessPoolExecutor); --jobs 1 in this process; --scheduler ADDRESS a Dask cluster (`dask scheduler` on one machine, `dask worker ADDRESS` on each of the others). Workers need the same mg and Python (checked before the first trial), not a shared disk.
+    Where trials run: --jobs N local worker processes (Dask's LocalCluster when the sweep extra is installed, pip install 'microgradcli\\[sweep]'; else concurrent.futures.ProcessPoolExecutor); --jobs 1 in this process; --scheduler ADDRESS a Dask cluster (`dask scheduler` on one machine, `dask worker ADDRESS` on each of the others). Workers need the same mg and Python (checked before the first trial), not a shared disk.
 
     Exit codes: 0 done (a diverged trial is recorded as such), 1 a trial crashed (see its error in results.jsonl), 2 bad sweep file, config or scheduler, 130 interrupted (finished trials are kept: add --resume to finish).
 

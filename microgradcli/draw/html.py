@@ -14,7 +14,15 @@ from xml.sax.saxutils import escape
 
 from microgradcli.draw.layout import layout
 from microgradcli.draw.svg import svg_from_layout
-from microgradcli.draw.trace import Notes, fmt_number, graph_texts, printable, root_ids, roots_of
+from microgradcli.draw.trace import (
+    Notes,
+    fmt_number,
+    graph_texts,
+    op_text,
+    printable,
+    root_ids,
+    roots_of,
+)
 from microgradcli.draw.trace import trace as trace_graph
 from microgradcli.engine import Value
 
@@ -47,7 +55,7 @@ def steps_data(roots: list[Value], nodes: list[Value]) -> dict:
                 "id": index[v],
                 "name": texts[index[v]].name,
                 "label": printable(v.label),
-                "op": v.op,
+                "op": op_text(v.op),
                 "data": v.data,
                 "grad": g,
                 "inputs": ins,
@@ -74,7 +82,10 @@ def to_html(
     data = json.dumps(steps_data(roots, nodes), sort_keys=True, ensure_ascii=True)
     data = data.replace("</", "<\\/")  # never ends the script element
     heading = escape(printable(title[0])) if title else "computation graph"
-    return _PAGE.format(heading=heading, svg=svg, data=data, script=_SCRIPT, style=_STYLE)
+    # room for the longest step's explanation, so the graph does not jump while stepping
+    lines = 1 + max((len(v.children) for v in nodes), default=0)
+    style = _STYLE + f"#info {{ height: {1.25 * lines:.2f}em; }}\n"
+    return _PAGE.format(heading=heading, svg=svg, data=data, script=_SCRIPT, style=style)
 
 
 _STYLE = """
@@ -82,7 +93,7 @@ body { font-family: DejaVu Sans Mono, Menlo, Consolas, monospace; margin: 12px; 
 #controls { position: sticky; top: 0; background: #fff; padding: 6px 0; z-index: 1; }
 #controls button { font: inherit; font-size: 15px; padding: 3px 10px; margin-right: 4px; }
 #counter { font-size: 15px; margin: 0 10px; }
-#info { font-size: 14px; min-height: 3.6em; white-space: pre; margin: 6px 0; }
+#info { font-size: 14px; line-height: 1.25em; white-space: pre; margin: 6px 0; }
 #graph { overflow: auto; }
 svg .current rect, svg .current ellipse { stroke: #d9480f; stroke-width: 3; }
 svg .input rect { stroke: #1c7ed6; stroke-width: 3; }
