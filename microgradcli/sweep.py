@@ -939,6 +939,7 @@ class Outcome:
 
 
 CONNECT_TIMEOUT = 5.0  # seconds to reach a scheduler before giving up (one error, exit 2)
+PROBE_TIMEOUT = 3.0  # seconds a scheduler may take to say its first bytes
 WORKER_WAIT = 10.0  # seconds a scheduler may take to have a first worker
 STOP_WAIT = 10.0  # seconds running trials get to stop after Ctrl-C
 
@@ -1071,8 +1072,20 @@ def _check_reachable(address: str) -> None:
         raise InputError(f"--scheduler {address}: expected an address such as tcp://10.0.0.5:8786")
     host, port = m.group(1), int(m.group(2))
     try:
-        with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT):
-            pass
+        with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT) as conn:
+            # A Dask server speaks first (its handshake); a web server, such as the
+            # dashboard on 8787, waits for a request, and Dask's client would wait forever.
+            conn.settimeout(PROBE_TIMEOUT)
+            try:
+                first = conn.recv(1)
+            except TimeoutError:
+                first = b""
+            if not first:
+                raise InputError(
+                    f"what answers at {address} is not a Dask scheduler (it said nothing in "
+                    f"{PROBE_TIMEOUT:g} s; the dashboard's port is not the scheduler's, which "
+                    "is 8786 by default); check the address `dask scheduler` printed"
+                )
     except OSError as e:
         reason = e.strerror or str(e) or type(e).__name__
         raise InputError(

@@ -404,6 +404,20 @@ def test_unreachable_scheduler_is_one_error_and_the_env_default(tmp_path):
     )
     assert r.returncode == 2 and r.stderr.startswith("error: cannot reach the Dask scheduler")
     assert len(r.stderr.splitlines()) == 1, r.stderr
+    # something that accepts and says nothing (a web server, the dashboard's port): no hang
+    import threading
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    threading.Thread(target=silent.accept, daemon=True).start()
+    try:
+        where = f"tcp://127.0.0.1:{silent.getsockname()[1]}"
+        r = mg("sweep", "s.yaml", "--scheduler", where, cwd=tmp_path, timeout=60)
+    finally:
+        silent.close()
+    assert r.returncode == 2 and "is not a Dask scheduler" in r.stderr, r.stderr
+    assert len(r.stderr.splitlines()) == 1
     # DASK_SCHEDULER_ADDRESS is the default; an explicit --jobs runs locally instead
     env = {**os.environ, "NO_COLOR": "1", "DASK_SCHEDULER_ADDRESS": f"tcp://127.0.0.1:{port}"}
     r = subprocess.run(
