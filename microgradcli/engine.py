@@ -562,7 +562,7 @@ def dense(ws: Sequence[Sequence[Value]], bs: Sequence[Value], x: Sequence) -> li
         wd = [wi.data for wi in w]
         d = reduce(add, map(mul, wd, xd), b.data)  # lsum, inlined: the hot path
         if d - d != 0.0:
-            raise _not_finite("a neuron's w·x + b")
+            raise _not_finite("a neuron's w·x + b", *wd, *xd, b.data)
         # d/dwi = xi, d/dxi = wi, d/db = 1
         if node_at is None:
             out.append(Value(d, (*w, *xs, b), "dot", (*xd, *wd, 1.0)))
@@ -577,5 +577,5 @@ def vsum(values: Iterable) -> Value:
     vs = tuple(v if isinstance(v, Value) else Value(v) for v in values)
     d = lsum([v.data for v in vs])
     if d - d != 0.0:
-        raise _not_finite("a sum")
+        raise _not_finite("a sum", *(v.data for v in vs))
     return Value(d, vs, "sum", (1.0,) * len(vs))

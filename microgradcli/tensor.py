@@ -26,6 +26,7 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import count
+from operator import attrgetter
 
 import numpy as np
 
@@ -48,6 +49,7 @@ __all__ = [
 ]
 
 _ids = count()  # creation order: every node is created after its children
+_by_id = attrgetter("_id")
 _EXACT = [True]
 
 
@@ -153,7 +155,8 @@ class Tensor:
 
     def __init__(self, data, _prev: tuple = (), _op: str = "", _back: Callable | None = None):
         self.data = _array(data)
-        self.grad = np.zeros_like(self.data)
+        # a leaf's gradient accumulates from zero; an op's is filled in by backward()
+        self.grad = None if _prev else np.zeros_like(self.data)
         self._prev = _prev  # children, in order
         self._back = _back  # g -> adds each child's contribution to its .grad
         self._op = _op
@@ -167,7 +170,10 @@ class Tensor:
         return self.data.shape
 
     def _add_grad(self, contrib: np.ndarray) -> None:
-        self.grad = _sum_back(self.grad, contrib)
+        if self.grad is None and not _EXACT[0] and contrib.shape == self.data.shape:
+            self.grad = contrib  # (exact mode adds to 0.0, which turns -0.0 into 0.0)
+        else:
+            self.grad = _sum_back(_g(self), contrib)
 
     # -- elementwise binary ops (broadcasting) --------------------------------------------
     def __add__(self, other) -> Tensor:
@@ -280,11 +286,11 @@ class Tensor:
         def back(g):
             # d/da[i,k] = sum_j g[i,j] b[k,j];  d/db[k,j] = sum_i a[i,k] g[i,j]
             if _EXACT[0]:  # newest product first: j descending for a, i descending for b
-                a.grad = _dot_rows(a.grad, g.T[::-1, :, None], bd.T[::-1, None, :])
-                b.grad = _dot_rows(b.grad, ad[::-1, :, None], g[::-1, None, :])
+                a.grad = _dot_rows(_g(a), g.T[::-1, :, None], bd.T[::-1, None, :])
+                b.grad = _dot_rows(_g(b), ad[::-1, :, None], g[::-1, None, :])
             else:
-                a.grad = a.grad + g @ bd.T
-                b.grad = b.grad + ad.T @ g
+                _acc(a, g @ bd.T)
+                _acc(b, ad.T @ g)
 
         return Tensor(d, (a, b), "@", back)
 
@@ -386,14 +392,14 @@ class Tensor:
     # -- backpropagation ------------------------------------------------------------------------
     def topological_order(self) -> list[Tensor]:
         """Every node this tensor depends on, newest first (each before its children)."""
-        seen = {id(self): self}
+        seen = {self}
         stack = [self]
         while stack:
             for c in stack.pop()._prev:
-                if id(c) not in seen:
-                    seen[id(c)] = c
+                if c not in seen:
+                    seen.add(c)
                     stack.append(c)
-        return sorted(seen.values(), key=lambda t: t._id, reverse=True)
+        return sorted(seen, key=_by_id, reverse=True)
 
     def backward(self) -> None:
         """Fill .grad of every node this tensor depends on with d(sum of self)/d(node).
@@ -403,10 +409,21 @@ class Tensor:
         """
         inner = [t for t in self.topological_order() if t._prev]
         for t in inner:
-            t.grad = np.zeros_like(t.data)
+            t.grad = None
         self.grad = np.ones_like(self.data)
         for t in inner:
-            t._back(t.grad)
+            if t.grad is not None:
+                t._back(t.grad)
+
+
+def _g(t: Tensor) -> np.ndarray:
+    """t's gradient so far (zeros before anything reached it)."""
+    return np.zeros_like(t.data) if t.grad is None else t.grad
+
+
+def _acc(t: Tensor, contrib: np.ndarray) -> None:
+    """Fast mode: add a contribution of t's own shape to t's gradient."""
+    t.grad = contrib if t.grad is None else t.grad + contrib
 
 
 def _lift(x) -> Tensor:
@@ -473,15 +490,15 @@ def linear(x, w: Tensor, b: Tensor) -> Tensor:
             # The scalar engine visits samples newest first (i descending) for w and b,
             # and a sample's neurons newest first (j descending) for x.
             gr = g[::-1]
-            w.grad = _dot_rows(w.grad, gr[:, :, None], xd[::-1, None, :])
-            b.grad = _seq_sum(b.grad, gr)
+            w.grad = _dot_rows(_g(w), gr[:, :, None], xd[::-1, None, :])
+            b.grad = _seq_sum(_g(b), gr)
             if xt is not None:
-                xt.grad = _dot_rows(xt.grad, g.T[::-1, :, None], wd[::-1, None, :])
+                xt.grad = _dot_rows(_g(xt), g.T[::-1, :, None], wd[::-1, None, :])
         else:
-            w.grad = w.grad + g.T @ xd
-            b.grad = b.grad + g.sum(axis=0)
+            _acc(w, g.T @ xd)
+            _acc(b, g.sum(axis=0))
             if xt is not None:
-                xt.grad = xt.grad + g @ wd
+                _acc(xt, g @ wd)
 
     prev = (w, b) if xt is None else (w, xt, b)
     return Tensor(d, prev, "linear", back)

@@ -63,14 +63,14 @@ class TensorMLP:
 
     def zero_grad(self) -> None:
         for t in self.tensors():
-            t.grad = np.zeros_like(t.data)
+            t.grad = None  # zero: nothing reached it yet
 
     def gather_grad(self) -> np.ndarray:
         """The layers' gradients in the flat parameter order."""
         for (w, b, _), (offset, nout, nin) in zip(self.layers, self._blocks, strict=True):
             block = self.grad[offset : offset + nout * (nin + 1)].reshape(nout, nin + 1)
-            block[:, :nin] = w.grad
-            block[:, nin] = b.grad
+            block[:, :nin] = 0.0 if w.grad is None else w.grad
+            block[:, nin] = 0.0 if b.grad is None else b.grad
         return self.grad
 
     def __call__(self, x) -> Tensor:
@@ -107,9 +107,11 @@ def train_step(
     optimizer,
     lr: float,
     task: Task,
+    index: np.ndarray | None = None,
 ) -> tuple[float, int]:
     """Forward, loss, one backward, one update: _Run.step of train.py on arrays.
-    Returns (summed data loss, correct count) as the scalar step does."""
+    Returns (summed data loss, correct count) as the scalar step does; `index` holds the
+    rows' class indices (task.target_index of each target), to count them at once."""
     net.zero_grad()
     z = net(x)
     data_loss = T.total(sample_losses(loss, z, targets), reduction)
@@ -121,7 +123,12 @@ def train_step(
     optimizer.step_flat(net.flat, net.gather_grad(), lr)
     if not np.isfinite(net.flat).all():
         raise MathDomainError("a weight became infinite or NaN after the update")
-    right = sum(map(task.correct, z.data.tolist(), targets.tolist()))  # integer sum
+    if not task.classifier:
+        right = 0
+    elif index is not None:
+        right = int((task.decide_array(z.data)[0] == index).sum())
+    else:
+        right = sum(map(task.correct, z.data.tolist(), targets.tolist()))  # integer sum
     return float(data_loss.data) * (len(x) if reduction == "mean" else 1.0), right
 
 

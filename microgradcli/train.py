@@ -359,6 +359,10 @@ class _Run:
             self.net = TensorMLP(self.model)
             self.x_array = np.array(self.x_train, dtype=np.float64).reshape(-1, ds.n_features)
             self.t_array = np.array(self.t_train)
+            task = ds.task  # each row's class, to count right answers at once
+            self.i_array = (
+                np.array([task.target_index(t) for t in self.t_train]) if task.classifier else None
+            )
         self.start = 0  # epochs done before this invocation
         self.kept: list[dict] = []  # their log records
         self.best: dict | None = None  # {"epoch", "value"} of the monitored loss
@@ -530,6 +534,7 @@ class _Run:
         full = len(batch) == len(self.x_train)
         x = self.x_array if full else self.x_array[batch]
         t = self.t_array if full else self.t_array[batch]
+        index = self.i_array if full or self.i_array is None else self.i_array[batch]
         with tensor.exact(tc.exact):
             return train_step(
                 self.net,
@@ -541,6 +546,7 @@ class _Run:
                 optimizer=self.opt,
                 lr=lr,
                 task=ds.task,
+                index=index,
             )
 
     def step(self, xs, ts, lr: float) -> tuple[float, int]:

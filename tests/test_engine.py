@@ -438,3 +438,12 @@ def test_division_has_its_own_local_derivatives():
     assert b.grad == pytest.approx(-1e20)
     r = 3.0 / Value(2.0)
     assert r.op == "/" and r.data == 1.5
+
+
+def test_fused_ops_say_nan_for_a_nan_input_and_overflow_for_an_overflow():
+    with pytest.raises(MathDomainError, match="an input is nan"):
+        dot([Value(NAN)], [1.0], Value(0.0))
+    with pytest.raises(MathDomainError, match="an input is nan"):
+        vsum([Value(1.0), Value(NAN)])
+    with pytest.raises(MathDomainError, match="^overflow in a sum"):
+        vsum([Value(1e308), Value(1e308)])
