@@ -16,6 +16,7 @@ from microgradcli import plot
 from microgradcli.checkpoint import load_checkpoint
 from microgradcli.cli import app
 from microgradcli.config import load_config
+from microgradcli.errors import InputError
 from microgradcli.snapshots import read_snapshots
 from microgradcli.train import train
 
@@ -147,3 +148,15 @@ def test_html_in_a_real_browser(runs, tmp_path):
         browser.close()
     assert [u for u in requests if not u.startswith("data:")] == [out.as_uri()]
     assert errors == []
+
+
+def test_snapshots_of_another_model_are_refused(runs):
+    from microgradcli.snapshots import Snapshot
+
+    ckpt = load_checkpoint(runs["moons"] / "model.json")
+    wide = load_checkpoint(runs["wide"] / "model.json").model.state_dict()
+    bad = [Snapshot(1, 0.5, None, None, None, wide)]
+    with pytest.raises(InputError, match="snapshot of epoch 1: a 3-input, 1-output model"):
+        plot.boundary_frames(ckpt, bad, [[0.0, 0.0]])
+    with pytest.raises(InputError, match="snapshot of epoch 2: malformed weights"):
+        plot.boundary_frames(ckpt, [Snapshot(2, None, None, None, None, {"nin": 2})], [[0.0, 0.0]])

@@ -15,8 +15,9 @@ plot_app = typer.Typer(
     cls=MgGroup,
     no_args_is_help=True,
     help=(
-        "Pictures as SVG or PNG (by the output's extension): a loss curve, a decision "
-        "boundary, a function and its derivative.\n\n"
+        "Pictures as SVG or PNG (by the output's extension): loss curves (one run or "
+        "several overlaid), a decision boundary (with --animate: the boundary forming, "
+        "as a GIF or an HTML page), a function and its derivative, a sweep.\n\n"
         'Example: mg plot fn "tanh(x)" --range -5:5 -o tanh.svg'
     ),
 )
