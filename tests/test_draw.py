@@ -517,6 +517,7 @@ def test_cli_model(no_dot, tmp_path):
         (["x", "--at", "x=1", "--renderer", "cairo"], ["unknown renderer 'cairo'"]),
         (["--model", "MODEL", "--input", "1,2,3", "--view", "all"], ["unknown view 'all'"]),
         (["x", "--at", "x=1", "--view", "scalars"], ["--view goes with --model"]),
+        (["x", "--at", "x=1", "-f", "html", "--renderer", "graphviz"], ["built-in layout"]),
     ],
 )
 def test_cli_errors_write_nothing(no_dot, tmp_path, args, fragments):
