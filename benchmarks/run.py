@@ -89,7 +89,14 @@ def main() -> None:
                 res = run_workload("torch_tensors", "100")
                 add("demo_torch", res["seconds"], res)
             # 2. the identical graph, per step
-            for key in ("value_mg", "value_mg_nogc", "value_micrograd", "value_micrograd_nogc"):
+            for key in (
+                "value_mg",
+                "value_mg_nogc",
+                "value_micrograd",
+                "value_micrograd_nogc",
+                "value_mg_natural",
+                "value_micrograd_natural",
+            ):
                 res = run_workload(key)
                 add(key, res["seconds"], res)
             if torch and r == 0:
@@ -123,6 +130,12 @@ def main() -> None:
         ("", "demo_mg", "PyTorch, tensors", "demo_torch"),
         ("identical graph, one step", "value_mg", "micrograd as shipped", "value_micrograd"),
         ("", "value_mg", "micrograd, gc outside the step", "value_micrograd_nogc"),
+        (
+            "  the natural loop (last graph alive)",
+            "value_mg_natural",
+            "micrograd, the natural loop",
+            "value_micrograd_natural",
+        ),
         ("", "value_mg_nogc", "micrograd, gc outside the step", "value_micrograd_nogc"),
         ("", "value_mg", "PyTorch, one 0-d tensor per scalar", "value_torch_scalars"),
         ("`mg grad` start-up", "startup_mg_grad", 'python -c "import typer"', "startup_typer"),

@@ -103,12 +103,20 @@ def torch_tensors(steps: str = "100") -> dict:
 
 
 def _identical_graph(
-    Value, steps: int, collect_outside: bool, const=None, zero=0.0, no_grad=nullcontext
+    Value,
+    steps: int,
+    collect_outside: bool,
+    const=None,
+    zero=0.0,
+    no_grad=nullcontext,
+    natural: bool = False,
 ) -> dict:
     """micrograd's moons step written out with + * relu only: the same nodes for every engine.
 
     `const` wraps an input number (default: Value), `zero` is what a cleared gradient is,
-    `no_grad` the context for the update (PyTorch needs one).
+    `no_grad` the context for the update (PyTorch needs one). natural: the loop a user
+    writes (micrograd's demo): the last step's graph stays alive until the next step's
+    loss replaces it, so the collector meets it during the next forward pass.
     """
     const = const or Value
     rng = random.Random(1)
@@ -150,7 +158,8 @@ def _identical_graph(
         times.append(time.perf_counter() - t0)
         if not nodes and hasattr(loss, "_prev"):
             nodes = _count(loss)
-        del inputs, scores, losses, loss
+        if not natural:
+            del inputs, scores, losses, loss
         if collect_outside:
             gc.enable()
     times.sort()
@@ -190,6 +199,18 @@ def value_micrograd_nogc(steps: str = "5") -> dict:
     from micrograd.engine import Value
 
     return _identical_graph(Value, int(steps), collect_outside=True)
+
+
+def value_mg_natural(steps: str = "5") -> dict:
+    from microgradcli.engine import Value
+
+    return _identical_graph(Value, int(steps), collect_outside=False, natural=True)
+
+
+def value_micrograd_natural(steps: str = "3") -> dict:
+    from micrograd.engine import Value
+
+    return _identical_graph(Value, int(steps), collect_outside=False, natural=True)
 
 
 def value_torch_scalars(steps: str = "1") -> dict:

@@ -629,6 +629,16 @@ class BoundaryFrame:
     data: BoundaryData
 
 
+def thin_snapshots(snapshots: list, max_frames: int) -> list:
+    """At most max_frames snapshots, evenly spread over the run, the first and last kept:
+    a movie of 1,000 epochs snapshotted every epoch stays a movie, not a gigabyte."""
+    n = len(snapshots)
+    if n <= max_frames:
+        return list(snapshots)
+    picks = sorted({round(i * (n - 1) / (max_frames - 1)) for i in range(max_frames)})
+    return [snapshots[i] for i in picks]
+
+
 def boundary_frames(
     ckpt: Checkpoint,
     snapshots: list,

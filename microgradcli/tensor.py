@@ -578,16 +578,17 @@ def l2_penalty(params: Sequence[Tensor], alpha: float) -> Tensor:
     """alpha * (sum of every squared parameter) as one node (d/dp = 2 alpha p).
     The sum is math.fsum (correctly rounded), as in losses.l2_penalty."""
     datas = [p.data for p in params]
-    squares = np.concatenate([(d * d).ravel() for d in datas])
-    s = alpha * (math.fsum(squares.tolist()) if _EXACT[0] else float(squares.sum()))
+    if _EXACT[0]:
+        s = alpha * math.fsum(np.concatenate([(d * d).ravel() for d in datas]).tolist())
+    else:
+        s = alpha * math.fsum(float(np.vdot(d, d)) for d in datas)
     if s - s != 0.0:
         raise MathDomainError("overflow in the L2 penalty: the weights are not finite")
     k = 2.0 * alpha
-    locals_ = [k * d for d in datas]
 
     def back(g):
-        for p, local in zip(params, locals_, strict=True):
-            p._add_grad(local * g)
+        for p, d in zip(params, datas, strict=True):
+            p._add_grad((k * d) * g)  # the local derivative 2 alpha p, times g
 
     return Tensor(s, tuple(params), "l2", back)
 

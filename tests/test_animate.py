@@ -160,3 +160,15 @@ def test_snapshots_of_another_model_are_refused(runs):
         plot.boundary_frames(ckpt, bad, [[0.0, 0.0]])
     with pytest.raises(InputError, match="snapshot of epoch 2: malformed weights"):
         plot.boundary_frames(ckpt, [Snapshot(2, None, None, None, None, {"nin": 2})], [[0.0, 0.0]])
+
+
+def test_many_snapshots_are_thinned_evenly(runs, tmp_path):
+    snaps = list(range(1001))
+    kept = plot.thin_snapshots(snaps, 100)
+    assert len(kept) == 100 and kept[0] == 0 and kept[-1] == 1000
+    assert max(b - a for a, b in zip(kept, kept[1:], strict=False)) <= 11
+    assert plot.thin_snapshots(snaps[:5], 100) == snaps[:5]
+    out = tmp_path / "m.html"
+    r = mg("plot", "boundary", str(runs["moons"]), "--animate", str(out), "--max-frames", "3", "--resolution", "10")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "4 snapshots; drawing 3 of them" in r.stderr and "3 frames" in r.stderr

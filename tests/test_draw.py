@@ -517,6 +517,7 @@ def test_cli_model(no_dot, tmp_path):
         (["x", "--at", "x=1", "--renderer", "cairo"], ["unknown renderer 'cairo'"]),
         (["--model", "MODEL", "--input", "1,2,3", "--view", "all"], ["unknown view 'all'"]),
         (["x", "--at", "x=1", "--view", "scalars"], ["--view goes with --model"]),
+        (["x", "--at", "x=1", "-f", "html", "--renderer", "graphviz"], ["built-in layout"]),
     ],
 )
 def test_cli_errors_write_nothing(no_dot, tmp_path, args, fragments):
@@ -595,3 +596,16 @@ def test_both_renderers_give_the_same_size_and_resolution():
         sizes[renderer] = width
     assert sizes["graphviz"] == pytest.approx(sizes["builtin"], rel=0.15)
     assert sizes["builtin"] <= 1000 and sizes["graphviz"] <= 1000
+
+
+def test_wide_layers_keep_their_names_and_fold_their_weights(tmp_path):
+    pic, lay = _model_layout(tmp_path, "neurons", nin=2, nouts=(10, 6, 1))
+    by_name = {r.rows[0]: r for r in lay.records}
+    assert {"L1.N10.z", "L1.N10", "L2.N6.z", "out"} <= set(by_name)  # names, not n1, n2
+    b = pic.ckpt.model.layers[0].neurons[2].b.data
+    assert by_name["L1.N3.z"].rows[1].startswith("w1=")  # 2 weights: one a row
+    assert by_name["L1.N3.z"].rows[3] == f"b={draw.fmt_number(b)}"
+    assert by_name["L2.N1.z"].rows[1] == "w1..w10: hover"  # 10: in the hover text only
+    assert "L2.N1.w10: data=" in by_name["L2.N1.z"].tooltip
+    assert [r.count("=") for r in by_name["out"].rows[1:4]] == [2, 2, 2]  # 6: two a row
+    _check_geometry(lay)

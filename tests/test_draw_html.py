@@ -110,6 +110,8 @@ def test_the_step_through_in_a_browser_matches_mg_grad_steps(browser_page, tmp_p
              for name in grad["grad"]}  # fmt: skip
     page, seen = _open(browser_page, out)
     assert page.inner_text("#counter") == f"step 0 / {len(steps)}"
+    first = page.eval_on_selector("svg g[id^=v] title", "t => t.textContent")
+    assert "\ngrad=?" in first  # a leaf's grad is not known before backward runs
     for k in range(1, len(steps) + 1):
         page.click("#next")
         assert page.inner_text("#counter") == f"step {k} / {len(steps)}"
@@ -124,6 +126,13 @@ def test_the_step_through_in_a_browser_matches_mg_grad_steps(browser_page, tmp_p
         for name, g in grad["grad"].items():
             want = f"grad={fmt_number(g)}" if k >= final[name] else "grad=?"
             assert shown[name] == want, (k, name)
+    # hover: the full-precision numbers of each box, once its grad is known
+    tips = page.evaluate(
+        """() => Object.fromEntries([...document.querySelectorAll("svg g[id^=v]")].map(
+            g => [g.querySelector("text.name").textContent, g.querySelector("title").textContent]))"""
+    )
+    for name, g in grad["grad"].items():
+        assert f"\ngrad={g!r}" in tips[name] and f"data={grad['at'][name]!r}" in tips[name]
     page.keyboard.press("ArrowLeft")
     assert page.inner_text("#counter") == f"step {len(steps) - 1} / {len(steps)}"
     page.keyboard.press("ArrowRight")

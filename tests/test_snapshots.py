@@ -117,3 +117,9 @@ def test_reading_errors(tmp_path):
     p.write_text("\n")
     with pytest.raises(InputError, match="no snapshots yet"):
         read_snapshots(p)
+
+
+def test_the_tensor_engine_keeps_the_same_snapshots(tmp_path):
+    scalar = read_snapshots(run(tmp_path, out="scalar").run_dir)
+    tensor = read_snapshots(run(tmp_path, ["train.engine=tensor"], out="tensor").run_dir)
+    assert [(s.epoch, s.loss, s.model) for s in tensor] == [(s.epoch, s.loss, s.model) for s in scalar]  # fmt: skip

@@ -132,6 +132,14 @@ def plot_boundary(
     fps: float = typer.Option(
         5.0, "--fps", min=0.5, max=50.0, help="Frames per second (--animate)."
     ),
+    max_frames: int = typer.Option(
+        100,
+        "--max-frames",
+        min=2,
+        max=1000,
+        help="At most this many frames (--animate): more snapshots are thinned evenly, "
+        "keeping the first and the last.",
+    ),
     fmt: str | None = typer.Option(
         None, "--format", "-f", help=_FORMAT_HELP + " With --animate: gif or html."
     ),
@@ -176,7 +184,12 @@ def plot_boundary(
 
         if model == "-":
             raise InputError("--animate reads the run's snapshots.jsonl; give the run folder")
-        snaps = read_snapshots(path)
+        every = read_snapshots(path)
+        snaps = plot.thin_snapshots(every, max_frames)
+        if len(snaps) < len(every):
+            sys.stderr.write(
+                f"note: {len(every)} snapshots; drawing {len(snaps)} of them (--max-frames)\n"
+            )
     points, labels, rows = _training_points(ckpt, data, split)
     if animate is None:
         bd = plot.boundary_data(ckpt, points, labels, resolution=resolution, rows=rows)

@@ -102,6 +102,22 @@ def _forward(ckpt, row: Iterable[float], source: str) -> _Forward:
     return _Forward(inputs, layers, title)
 
 
+WEIGHT_ROWS = 4  # up to this many weights one per row; up to twice as many, two per row
+
+
+def _weight_rows(neuron) -> list[str]:
+    """A neuron's weights and bias as rows of its box; a wide one's only in the hover."""
+    ws = [f"w{i}={fmt_number(w.data)}" for i, w in enumerate(neuron.w, 1)]
+    n = len(ws)
+    if n > 2 * WEIGHT_ROWS:
+        rows = [f"w1..w{n}: hover"]
+    elif n > WEIGHT_ROWS:
+        rows = [" ".join(ws[i : i + 2]) for i in range(0, n, 2)]
+    else:
+        rows = ws
+    return [*rows, f"b={fmt_number(neuron.b.data)}"]
+
+
 def _neuron_view(ckpt, f: _Forward) -> Picture:
     """One w·x+b node per neuron (weights in its box, their grads in its hover text),
     then its activation; the numbers are the scalar graph's."""
@@ -119,8 +135,7 @@ def _neuron_view(ckpt, f: _Forward) -> Picture:
             zv = Value(z.data, tuple(prev), "dot", local, a.label if linear else f"{a.label}.z")
             zv.grad = z.grad
             params = [*neuron.w, neuron.b]
-            rows = [f"w{i}={fmt_number(w.data)}" for i, w in enumerate(neuron.w, 1)]
-            rows.append(f"b={fmt_number(neuron.b.data)}")
+            rows = _weight_rows(neuron)
             tip = "\n".join(f"{p.label}: data={p.data!r} grad={p.grad!r}" for p in params)
             pic.notes[zv] = Notes(tuple(rows), tip)
             zs.append(zv)

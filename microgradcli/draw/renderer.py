@@ -97,6 +97,10 @@ def render(
         check_size(len(nodes), max_nodes)
     if fmt == "dot":
         return to_dot(root, title, None, notes, columns).encode("utf-8")
+    if fmt == "html" and renderer == "graphviz":
+        raise InputError(
+            "--format html is drawn with the built-in layout; drop --renderer graphviz"
+        )
     if fmt == "html":  # always the built-in layout: the page's script knows its names
         from microgradcli.draw.html import to_html
 

@@ -55,7 +55,8 @@ def node_label(v: Value) -> tuple[str, str, str]:
 
 
 SHORT_NAME = 7  # a subexpression up to this long is its own name (x*w, x1*w1)
-TIP_MAX = 600  # hover text beyond this is cut
+TIP_MAX = 4000  # hover text beyond this is cut (a subexpression: at SUB_MAX)
+SUB_MAX = 600
 
 
 @dataclass(frozen=True)
@@ -101,9 +102,9 @@ def graph_texts(
             names.append("out")
         elif (
             label
-            and (len(label) <= SHORT_NAME or label.startswith("out"))
-            and ("…" not in label and counts[v.label] == 1)
-        ):
+            and counts[v.label] == 1
+            and (len(label) <= SHORT_NAME and "…" not in label or re.fullmatch(r"[\w.:]+", label))
+        ):  # a short subexpression, or a name (L1.N10, out:setosa)
             names.append(label)
         else:
             k += 1
@@ -123,6 +124,10 @@ def graph_texts(
 def _is_name(label: str) -> bool:
     """An output label that names it (out, out:a, out2, df/dx, d2f/dx2), not its formula."""
     return label.startswith("out") or re.fullmatch(r"d\d*f/d\w+", label) is not None
+
+
+def _cut_sub(text: str) -> str:
+    return text if len(text) <= SUB_MAX else text[: SUB_MAX - 1] + "…"
 
 
 def _cut(text: str) -> str:
@@ -149,14 +154,14 @@ def full_texts(nodes: list[Value]) -> list[str]:
         if op in _PRECEDENCE:
             p = _PRECEDENCE[op]
             parts = [texts[c] if prec[c] >= p else f"({texts[c]})" for c in kids]
-            texts.append(_cut((" + " if op == "+" else "*").join(parts)))
+            texts.append(_cut_sub((" + " if op == "+" else "*").join(parts)))
             prec.append(p)
         elif op.startswith("**"):
             c = kids[0]
-            texts.append(_cut(f"{texts[c] if prec[c] >= 9 else f'({texts[c]})'}{op}"))
+            texts.append(_cut_sub(f"{texts[c] if prec[c] >= 9 else f'({texts[c]})'}{op}"))
             prec.append(3)
         else:
-            texts.append(_cut(f"{op_text(op)}({', '.join(texts[c] for c in kids)})"))
+            texts.append(_cut_sub(f"{op_text(op)}({', '.join(texts[c] for c in kids)})"))
             prec.append(9)
     return texts
 
