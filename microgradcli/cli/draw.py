@@ -100,7 +100,7 @@ def draw(
     fmt = output_format(output, fmt, _SUFFIXES)
     renderer = _choose_renderer(renderer)
     to_stdout = output is None or output == "-"
-    refuse_binary_on_terminal(fmt, to_stdout, "g.png")
+    refuse_binary_on_terminal(fmt, to_stdout, "-o g.png")
     picture = _picture(expr, at or [], model, input_, view, order)
     data = drawing.render(
         picture.roots,

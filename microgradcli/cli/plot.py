@@ -40,7 +40,7 @@ def _check_output(out: str, fmt: str | None) -> None:
     """Fail on a bad extension before any work is done."""
     from microgradcli.plot import output_format
 
-    refuse_binary_on_terminal(output_format(out, fmt), out == "-", "plot.png")
+    refuse_binary_on_terminal(output_format(out, fmt), out == "-", "-o plot.png")
 
 
 @plot_app.command("loss")
@@ -164,11 +164,7 @@ def plot_boundary(
         if out is not None:
             raise InputError("give -o for a picture or --animate for a movie, not both")
         movie_fmt = plot.animation_format(animate, fmt)
-        if movie_fmt == "gif" and animate == "-" and sys.stdout.isatty():
-            raise InputError(
-                "GIF is binary and stdout is a terminal; write it to a file with "
-                "--animate boundary.gif"
-            )
+        refuse_binary_on_terminal(movie_fmt, animate == "-", "--animate boundary.gif")
     else:
         out = out or "boundary.svg"
         _check_output(out, fmt)
