@@ -257,15 +257,26 @@ class Tensor:
         return self * other
 
     def __truediv__(self, other) -> Tensor:
-        if not isinstance(other, Tensor):
-            o = _array(other)
-            if (o == 0).any():
-                raise MathDomainError("division by zero: / 0")
-            return self * (1.0 / o)
-        return self * other**-1
+        other = _lift(other)
+        a, b = self, other
+        bd = b.data
+        if (bd == 0.0).any():
+            raise MathDomainError("division by zero: / 0")
+        with np.errstate(all="ignore"):
+            d = _check(a.data / bd, "/")
+            inv = _check(1.0 / bd, "the derivative of /")
+            db = _check(-d / bd, "the derivative of /")
+
+        # d(a/b)/da = 1/b, d(a/b)/db = -(a/b)/b: engine.py's own rule (not a * b**-1), so
+        # exact mode gives the scalar engine's bits
+        def back(g):
+            a._add_grad(inv * g)
+            b._add_grad(db * g)
+
+        return Tensor(d, (a, b), "/", back)
 
     def __rtruediv__(self, other) -> Tensor:
-        return _lift(other) * self**-1
+        return _lift(other) / self
 
     # -- matrix product ---------------------------------------------------------------------
     def __matmul__(self, other) -> Tensor:
