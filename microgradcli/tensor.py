@@ -300,8 +300,8 @@ class Tensor:
                 a.grad = _dot_rows(_g(a), g.T[::-1, :, None], bd.T[::-1, None, :])
                 b.grad = _dot_rows(_g(b), ad[::-1, :, None], g[::-1, None, :])
             else:
-                _acc(a, g @ bd.T)
-                _acc(b, ad.T @ g)
+                a._add_grad(g @ bd.T)
+                b._add_grad(ad.T @ g)
 
         return Tensor(d, (a, b), "@", back)
 
@@ -432,11 +432,6 @@ def _g(t: Tensor) -> np.ndarray:
     return np.zeros_like(t.data) if t.grad is None else t.grad
 
 
-def _acc(t: Tensor, contrib: np.ndarray) -> None:
-    """Fast mode: add a contribution of t's own shape to t's gradient."""
-    t.grad = contrib if t.grad is None else t.grad + contrib
-
-
 def _lift(x) -> Tensor:
     """A number or array as a constant Tensor (its gradient is computed but unused)."""
     return x if isinstance(x, Tensor) else Tensor(x)
@@ -498,10 +493,10 @@ def linear(x, w: Tensor, b: Tensor) -> Tensor:
             if xt is not None:
                 xt.grad = _dot_rows(_g(xt), g.T[::-1, :, None], wd[::-1, None, :])
         else:
-            _acc(w, g.T @ xd)
-            _acc(b, g.sum(axis=0))
+            w._add_grad(g.T @ xd)
+            b._add_grad(g.sum(axis=0))
             if xt is not None:
-                _acc(xt, g @ wd)
+                xt._add_grad(g @ wd)
 
     prev = (w, b) if xt is None else (w, xt, b)
     return Tensor(d, prev, "linear", back)
