@@ -1066,9 +1066,17 @@ class _Pool:
 def _check_reachable(address: str) -> None:
     """A refused or unroutable tcp:// address fails at once (Dask would retry it until
     its timeout); other protocols are left to Dask."""
+    from distributed.comm.registry import backends
+
+    scheme, sep, _ = address.strip().partition("://")
+    if sep and scheme not in backends:  # Dask's client would fail, then hang in its cleanup
+        raise InputError(
+            f"--scheduler {address}: Dask has no {scheme}:// addresses (it has "
+            f"{', '.join(f'{k}://' for k in sorted(backends))}); e.g. tcp://10.0.0.5:8786"
+        )
     m = re.match(r"^(?:tcp://)?\[?([^\[\]/]+?)\]?:(\d+)$", address.strip())
     if not m:
-        if "://" in address and not address.startswith("tcp://"):
+        if sep and scheme != "tcp":
             return
         raise InputError(f"--scheduler {address}: expected an address such as tcp://10.0.0.5:8786")
     host, port = m.group(1), int(m.group(2))

@@ -422,6 +422,10 @@ def test_unreachable_scheduler_is_one_error_and_the_env_default(tmp_path):
         silent.close()
     assert r.returncode == 2 and "is not a Dask scheduler" in r.stderr, r.stderr
     assert len(r.stderr.splitlines()) == 1
+    # a scheme Dask lacks (a dashboard's http:// URL): one line, not Dask's failing cleanup
+    r = mg("sweep", "s.yaml", "--scheduler", "http://127.0.0.1:8787", cwd=tmp_path, timeout=60)
+    assert r.returncode == 2 and "Dask has no http:// addresses" in r.stderr, r.stderr
+    assert len(r.stderr.splitlines()) == 1, r.stderr
     # DASK_SCHEDULER_ADDRESS is the default; an explicit --jobs runs locally instead
     env = {**os.environ, "NO_COLOR": "1", "DASK_SCHEDULER_ADDRESS": f"tcp://127.0.0.1:{port}"}
     r = subprocess.run(
