@@ -239,7 +239,7 @@ def _check_resumable(config: Config, ckpt: Checkpoint, path: Path) -> None:
             f"{config.train.epochs}; train.epochs counts all epochs, so raise it, e.g."
         )
         setting = f"train.epochs={ckpt.epoch + max(10, ckpt.epoch // 2)}"
-        raise InputError(f"{what} {setting}", kind="raise_setting", what=what, setting=setting)
+        raise InputError(f"{what} {setting}", kind="setting", what=what, setting=setting)
 
 
 def _log_line(record: dict) -> str:
