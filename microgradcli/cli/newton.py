@@ -30,13 +30,11 @@ def newton(
     ),
     json_out: bool = typer.Option(False, "--json", help="One JSON object per step."),
 ) -> None:
-    """Minimise EXPR with Newton's method (x <- x - f'/f''; several variables: solve
-    H d = grad f), or with --root find a zero of it (x <- x - f/f').
+    """Minimise EXPR with Newton's method, or with --root find a zero of it.
 
-    The derivatives come from the engine's backward pass, differentiated again for
-    the Hessian. One line per step: k, x, f(x), |grad f|, the step's size. Exit 0
-    when it converged, 1 when it did not (a singular Hessian, divergence, --iters
-    reached).
+    A minimising step is x <- x - f'/f'' (several variables: x <- x - d, with d solving H d = grad f); a --root step is x <- x - f/f'. The derivatives come from the engine's backward pass, differentiated again for the Hessian.
+
+    One line per step: k, x, f(x), |grad f|, the step's size. Exit 0 when it converged, 1 when it did not (a singular Hessian, divergence, --iters reached).
 
     Examples:
 
