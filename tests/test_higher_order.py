@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from test_expr import _SYMBOLS, VARIABLES, _expressions, _real, _to_sympy
 
 from microgradcli.derivatives import central_difference, derivatives, hessian
-from microgradcli.engine import Value, dot, grad, vsum
+from microgradcli.engine import Value, dense, grad, vsum
 from microgradcli.errors import GraphTooLarge, MathDomainError
 from microgradcli.expr import FUNCTIONS, parse_expression
 from microgradcli.newton import SingularMatrix, gradient_descent, newton, solve
@@ -74,7 +74,7 @@ def test_sum_has_its_rule_and_fused_ops_ask_to_be_expanded():
     s = vsum([x * x, x])
     assert grad(grad(s, x, create_graph=True), x).data == 2.0
     w = [Value(2.0)]
-    n = dot(w, [x], Value(0.0))
+    n = dense([w], [Value(0.0)], [x])[0]
     assert grad(n, x).data == 2.0  # a float pass is fine
     with pytest.raises(ValueError, match="fused 'dot' node has no Value rule"):
         grad(n, x, create_graph=True)
