@@ -7,7 +7,7 @@ import typer
 
 from microgradcli.assignments import merge, parse_assignments
 from microgradcli.cli._app import ExprCommand, app
-from microgradcli.cli._common import emit, emit_json, warn_unused
+from microgradcli.cli._common import emit, emit_json, table, warn_unused
 from microgradcli.errors import InputError, JobFailed, MathDomainError
 
 
@@ -158,8 +158,4 @@ def _table(summaries, names: list[str]) -> str:
         [m, str(o.steps), o.result, *(_fmt(o.x[n]) for n in names), _fmt(o.f, "n/a")]
         for m, o in summaries
     ]
-    widths = [max(len(r[k]) for r in [header, *rows]) for k in range(len(header))]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-        for r in [header, *rows]
-    )
+    return table(header, rows)
