@@ -1,6 +1,6 @@
 """The activations, one entry each: the Value method (the scalar engine, with its
-derivative), the float function (graph-free prediction) and the numpy function (many rows
-at once: plot grids, the tensor engine) side by side.
+derivative), the float function (graph-free prediction), the numpy function (many rows
+at once) and the Tensor method (the tensor engine, with its derivative) side by side.
 
 `model.activation` and `model.output_activation` take their choices from this table, and
 tests/test_registries.py runs every entry through every column, so a new activation is one
@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import methodcaller
 from typing import Any
 
 from microgradcli.engine import Value, sigmoid
@@ -28,6 +29,7 @@ class Activation:
     value: Callable[[Value], Value]
     float: Callable[[float], float]
     numpy: Callable[[Any], Any]
+    tensor: Callable[[Any], Any]  # a tensor.Tensor to a Tensor (named here: no numpy import)
     output: bool = True
 
 
@@ -62,10 +64,10 @@ def _sigmoid_np(z: Any) -> Any:
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in (
-        Activation("tanh", Value.tanh, math.tanh, _tanh_np),
-        Activation("relu", Value.relu, _relu, _relu_np, output=False),
-        Activation("sigmoid", Value.sigmoid, sigmoid, _sigmoid_np),
-        Activation("linear", _identity, _identity, _identity),
+        Activation("tanh", Value.tanh, math.tanh, _tanh_np, methodcaller("tanh")),
+        Activation("relu", Value.relu, _relu, _relu_np, methodcaller("relu"), output=False),
+        Activation("sigmoid", Value.sigmoid, sigmoid, _sigmoid_np, methodcaller("sigmoid")),
+        Activation("linear", _identity, _identity, _identity, _identity),
     )
 }
 HIDDEN = tuple(ACTIVATIONS)  # the model.activation choices

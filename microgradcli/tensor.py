@@ -30,11 +30,11 @@ from operator import attrgetter
 
 import numpy as np
 
+from microgradcli.activations import lookup
 from microgradcli.engine import sigmoid as _sigmoid
 from microgradcli.errors import MathDomainError
 
 __all__ = [
-    "ACTIVATIONS",
     "Tensor",
     "bce",
     "cross_entropy",
@@ -453,22 +453,14 @@ def _affine(xd: np.ndarray, wd: np.ndarray, bd: np.ndarray) -> np.ndarray:
     return _dot_rows(first, xd.T[:, :, None], wd.T[:, None, :])  # row k: x[:, k] w[:, k]
 
 
-# What an MLP layer applies after linear(), on plain arrays (prediction: no graph, no checks).
-ACTIVATIONS = {
-    "linear": lambda z: z,
-    "relu": lambda z: np.where(z > 0.0, z, 0.0),
-    "tanh": _tanh,
-    "sigmoid": _sigmoid_array,
-}
-
-
 def forward_data(x, layers) -> np.ndarray:
-    """An MLP's outputs for rows x from (w, b, activation name) arrays per layer, without a
-    graph; like MLP.forward_floats, a number that overflows becomes inf or nan here."""
+    """An MLP's outputs for rows x from (w, b, activation name) arrays per layer, keeping
+    no graph (each layer's activation node is dropped at once); like MLP.forward_floats, a
+    number that overflows becomes inf or nan here."""
     h = np.asarray(x, dtype=np.float64)
     with np.errstate(all="ignore"):
         for w, b, act in layers:
-            h = ACTIVATIONS[act](_affine(h, w, b))
+            h = lookup(act).tensor(Tensor(_affine(h, w, b))).data
     return h
 
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from microgradcli import tensor as T
+from microgradcli.activations import lookup
 from microgradcli.errors import MathDomainError
 from microgradcli.nn import MLP
 from microgradcli.tasks import Task
@@ -23,12 +24,6 @@ from microgradcli.tensor import Tensor
 __all__ = ["TensorMLP", "forward_rows"]
 
 CHUNK = 256  # rows per forward call when no graph is kept (bounds exact mode's memory)
-
-
-def _activate(z: Tensor, activation: str) -> Tensor:
-    if activation == "linear":
-        return z
-    return getattr(z, activation)()  # relu, tanh or sigmoid
 
 
 class TensorMLP:
@@ -77,7 +72,7 @@ class TensorMLP:
         """The outputs (n, nout) for input rows x (n, nin), with the graph."""
         h = x
         for w, b, act in self.layers:
-            h = _activate(T.linear(h, w, b), act)
+            h = lookup(act).tensor(T.linear(h, w, b))
         return h
 
     def forward(self, x) -> np.ndarray:

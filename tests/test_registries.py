@@ -55,15 +55,40 @@ def test_every_activation_agrees_in_every_column(name):
 
 
 @pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_every_activation_has_a_tensor_op_equal_to_the_value_one(name):
+    np = pytest.importorskip("numpy")
+    from microgradcli import tensor
+
+    act = ACTIVATIONS[name]
+    for exact in (True, False):
+        with tensor.exact(exact):
+            x = tensor.Tensor(POINTS)
+            out = act.tensor(x)
+            (out * 1.0).sum().backward()  # through a node: linear's output is x itself
+        for i, p in enumerate(POINTS):
+            v = Value(p)
+            ref = act.value(v)
+            (ref * 1.0).backward()
+            if exact:  # bit for bit the scalar engine, the derivative too
+                assert (out.data[i], x.grad[i]) == (ref.data, v.grad), (name, p)
+            else:  # numpy's own functions
+                assert out.data[i] == pytest.approx(ref.data, rel=1e-12, abs=1e-300)
+                assert x.grad[i] == pytest.approx(v.grad, rel=1e-12, abs=1e-300)
+    assert isinstance(out, tensor.Tensor) and np.shape(out.data) == (len(POINTS),)
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
 def test_every_activation_through_every_forward_path(name):
     np = pytest.importorskip("numpy")
     from microgradcli.checkpoint import Checkpoint
     from microgradcli.plot import grid_forward
+    from microgradcli.tensor_mlp import forward_rows
 
     out_act = name if name in OUTPUT else "linear"
     model = MLP(2, [3, 2], name, out_act, rng=random.Random(4))
     rows = [[0.5, -1.5], [2.0, 0.25], [-3.0, 1.0]]
     floats = model.forward_floats(rows)
+    assert forward_rows(model, rows).tolist() == floats  # the tensor engine's exact forward
     ckpt = Checkpoint(model=model, task="multiclass")
     grid = grid_forward(ckpt, np.array(rows))
     for row, f, g in zip(rows, floats, grid, strict=True):
