@@ -473,6 +473,15 @@ def _dotted(path: tuple) -> str:
     return out or "(top level)"
 
 
+class ConfigError(InputError):
+    """Problems in a config. `override` is the --set (KEY=VALUE) the first one came from, or
+    None (it came from the file); `rest` is the message after that first problem's place."""
+
+    def __init__(self, place: str, rest: str, override: str | None = None):
+        super().__init__(f"{place}: {rest}")
+        self.override, self.rest = override, rest
+
+
 class _Where:
     """Names the place a key came from: file:line, or the --set that gave it."""
 
@@ -485,16 +494,23 @@ class _Where:
                 return self.lines[path[:n]]
         return 0
 
-    def __call__(self, path: tuple) -> str:
+    def override(self, path: tuple) -> str | None:
+        """The --set (KEY=VALUE) that gave the key, or None: it came from the file."""
         source = self.overrides.get(("data", "source"))
         if source is not None and path[:1] == ("data",):  # a new source brings its own keys
-            return f"--set {source}"
+            return source
         for n in range(len(path), 0, -1):
             if path[:n] in self.overrides:
-                return f"--set {self.overrides[path[:n]]}"
+                return self.overrides[path[:n]]
         for op, text in self.overrides.items():
             if path and op[: len(path)] == path:  # a --set that created this key's section
-                return f"--set {text}"
+                return text
+        return None
+
+    def __call__(self, path: tuple) -> str:
+        override = self.override(path)
+        if override is not None:
+            return f"--set {override}"
         for n in range(len(path), -1, -1):
             if path[:n] in self.lines:
                 return f"{self.name}:{self.lines[path[:n]]}"
@@ -510,8 +526,18 @@ def _union_member(loc: tuple) -> bool:
     )
 
 
-def _validation_error(e: ValidationError, raw: Any, where: _Where) -> InputError:
-    found: list[tuple[int, str]] = []
+def _problems_error(
+    where: _Where, problems: list[tuple[tuple, str]], more: str = ""
+) -> ConfigError:
+    """One error for problems at key paths, in the order given, each line naming its place."""
+    lines = [f"{where(path)}: {_dotted(path)}: {text}" for path, text in problems]
+    first, text = problems[0]
+    rest = "\nerror: ".join([f"{_dotted(first)}: {text}", *lines[1:], *([more] if more else [])])
+    return ConfigError(where(first), rest, where.override(first))
+
+
+def _validation_error(e: ValidationError, raw: Any, where: _Where) -> ConfigError:
+    found: list[tuple[int, tuple, str]] = []  # (its line, its key path, the problem)
     members: dict[tuple, tuple[int, list[str]]] = {}  # a union's path -> (its line, each kind)
     for err in e.errors(include_url=False):
         loc = tuple(err["loc"])
@@ -521,21 +547,21 @@ def _validation_error(e: ValidationError, raw: Any, where: _Where) -> InputError
             index, kinds = members.setdefault(path, (len(found), []))
             kinds.append(problem.kind or problem.rule)
             problem = Problem(f"must be {' or '.join(kinds)}", got=err.get("input"))
-            text = f"{where(path)}: {_dotted(path)}: {problem}"
+            item = (where.line(path), path, str(problem))
             if index == len(found):
-                found.append((where.line(path), text))
+                found.append(item)
             else:
-                found[index] = (where.line(path), text)
+                found[index] = item
             continue
         path = _key_path(loc)
         if path == ("data",) and err["type"] in ("union_tag_invalid", "missing_source"):
             path = ("data", "source")
-        found.append((where.line(path), f"{where(path)}: {_dotted(path)}: {problem}"))
+        found.append((where.line(path), path, str(problem)))
     found.sort(key=lambda item: item[0])  # in file order
-    lines = [text for _, text in found[:MAX_ERRORS]]
+    more = ""
     if len(found) > MAX_ERRORS:
-        lines.append(f"... and {len(found) - MAX_ERRORS} more problems in {where.name}")
-    return InputError("\nerror: ".join(lines))
+        more = f"... and {len(found) - MAX_ERRORS} more problems in {where.name}"
+    return _problems_error(where, [(path, text) for _, path, text in found[:MAX_ERRORS]], more)
 
 
 def _cross_check(cfg: Config) -> list[tuple[tuple, str]]:
@@ -725,9 +751,11 @@ def _apply_override(raw: dict, path: tuple[str, ...], value: Any, text: str) -> 
         if child is None:
             child = node[part] = {}
         elif not isinstance(child, dict):
-            raise InputError(
-                f"--set {text}: {_dotted(path[: i + 1])} is a value, not a section; "
-                f"set it with --set {_dotted(path[: i + 1])}=VALUE"
+            raise ConfigError(
+                f"--set {text}",
+                f"{_dotted(path[: i + 1])} is a value, not a section; "
+                f"set it with --set {_dotted(path[: i + 1])}=VALUE",
+                text,
             )
         node = child
     if (
@@ -757,9 +785,7 @@ def _validate(raw: Any, where: _Where, base_dir: Path | None = None) -> Config:
         raise _validation_error(e, raw, where) from None
     problems = _cross_check(cfg)
     if problems:
-        raise InputError(
-            "\nerror: ".join(f"{where(p)}: {_dotted(p)}: {msg}" for p, msg in problems)
-        )
+        raise _problems_error(where, problems)
     check_config_size(cfg, where.name)  # absurd sizes: refused before anything is allocated
     if base_dir is not None and isinstance(cfg.data, CsvData):
         p = Path(cfg.data.path).expanduser()

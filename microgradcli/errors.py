@@ -1,5 +1,7 @@
 """Exceptions that carry the message a user needs: what went wrong, where, what to do."""
 
+from typing import Any
+
 
 def plural(n: int, word: str, words: str | None = None) -> str:
     """A count for a message: '1 epoch', '2 epochs', '1 column'."""
@@ -10,6 +12,13 @@ class MgError(Exception):
     """Base of every error mg reports to a user; the CLI prints it as one `error:` line."""
 
     exit_code = 2
+
+    def __init__(self, message: str = "", *, kind: str | None = None, **facts: Any):
+        # The message is the library's wording; `kind` and `facts` let a front end word the
+        # same advice in its own terms (the CLI's boundary names its flags).
+        super().__init__(message)
+        self.kind = kind
+        self.facts = facts
 
 
 class InputError(MgError):

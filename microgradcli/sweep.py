@@ -539,7 +539,7 @@ def make_plan(sweep: Sweep) -> Plan:
         try:
             cfg, _ = load_config(sweep.base_path, [*sweep.overrides, *sets])
         except InputError as e:
-            raise _point_error(sweep, point, str(e)) from None
+            raise _point_error(sweep, point, e) from None
         d = config_dict(cfg)
         seeds = spec.seeds if spec.seeds is not None else [d["seed"]]
         for seed in seeds:
@@ -555,7 +555,7 @@ def make_plan(sweep: Sweep) -> Plan:
             try:
                 d = config_dict(config_from_dict(d, f"{sweep.path} (trial {tid})"))
             except InputError as e:  # pragma: no cover (the point validated already)
-                raise _point_error(sweep, point, str(e)) from None
+                raise _point_error(sweep, point, e) from None
             trials.append(Trial(tid, len(trials), dict(point), seed, d))
     metric = sweep.metric
     if metric.name.startswith("val_"):
@@ -570,14 +570,15 @@ def make_plan(sweep: Sweep) -> Plan:
     return Plan(sweep, trials, n_points, duplicates)
 
 
-def _point_error(sweep: Sweep, point: dict[str, Any], message: str) -> InputError:
+def _point_error(sweep: Sweep, point: dict[str, Any], e: InputError) -> InputError:
     """A point's config is invalid: say which point, where in the sweep file, and why."""
-    first = message.split("\nerror: ")[0]
-    key = next((k for k in point if first.startswith(f"--set {k}=")), None)
+    override = getattr(e, "override", None)  # a ConfigError: the --set its first problem is in
+    key = override.partition("=")[0] if override else None
+    key = key if key in point else None
     where = sweep.where("parameters", key) if key else sweep.where("parameters")
     path = f"parameters.{key}" if key else "parameters"
     shown = ", ".join(f"{k}={format_value(v)}" for k, v in point.items())
-    message = re.sub(r"^--set [^:]*: ", "", message)
+    message = e.rest if override else str(e)
     return InputError(f"{where}: {path}: the point {shown} gives an invalid config: {message}")
 
 

@@ -89,10 +89,12 @@ class TrainResult:
 
 # -- run directory ----------------------------------------------------------------------------
 def resolve_run_dir(config: Config, out: str | Path | None = None) -> Path:
-    """--out, else output.dir, else runs/<name> (relative to the current folder)."""
+    """out, else output.dir, else runs/<name> (relative to the current folder)."""
     if out is not None:
         if not str(out).strip():
-            raise InputError("--out is empty; give a folder for the run, e.g. --out runs/try2")
+            raise InputError(
+                "out is empty; give a folder for the run, e.g. runs/try2", kind="out_empty"
+            )
         return Path(out)
     if config.output.dir:
         return Path(config.output.dir).expanduser()
@@ -112,26 +114,37 @@ def _is_ours(name: str) -> bool:
 
 
 def _prepare_run_dir(run_dir: Path, force: bool) -> None:
-    """Make sure run_dir can take a new run: empty, or an mg run replaced with --force."""
+    """Make sure run_dir can take a new run: empty, or an mg run replaced with force."""
     if run_dir.exists() and not run_dir.is_dir():
-        raise InputError(f"{run_dir}: exists and is not a folder; choose another --out")
+        raise InputError(
+            f"{run_dir}: exists and is not a folder; choose another folder",
+            kind="run_dir_unusable",
+            what=f"{run_dir}: exists and is not a folder",
+        )
     if not run_dir.exists():
         return
     entries = sorted(os.listdir(run_dir))
     if not entries:
         return
     if not force:
-        hint = f" or --resume {_shell(run_dir)} to continue it" if "model.json" in entries else ""
+        resumable = "model.json" in entries
+        hint = f" or resume={str(run_dir)!r} to continue it" if resumable else ""
         raise InputError(
-            f"{run_dir}: the run folder already holds files; use --force to replace the "
-            f"run{hint}, or --out to choose another folder"
+            f"{run_dir}: the run folder already holds files; pass force=True to replace the "
+            f"run{hint}, or another out folder",
+            kind="run_dir_taken",
+            run_dir=run_dir,
+            resumable=resumable,
         )
     foreign = [e for e in entries if not _is_ours(e) or not (run_dir / e).is_file()]
     if foreign:
         shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
         raise InputError(
-            f"{run_dir}: refusing to --force: the folder holds files mg did not write "
-            f"({shown}); choose another --out"
+            f"{run_dir}: refusing to replace the run: the folder holds files mg did not "
+            f"write ({shown}); choose another folder",
+            kind="run_dir_foreign",
+            run_dir=run_dir,
+            shown=shown,
         )
     for e in entries:
         (run_dir / e).unlink()
@@ -189,10 +202,11 @@ def _data_section(data: dict, base: Path | None) -> dict:
 
 # -- resume ---------------------------------------------------------------------------------------
 def checkpoint_path(resume: str | Path) -> Path:
-    """--resume's argument: a model.json, or the run folder that holds one."""
+    """resume's argument: a model.json, or the run folder that holds one."""
     if str(resume) == "-":
         raise InputError(
-            "--resume continues a run in its folder; give its folder or its model.json"
+            "resume continues a run in its folder; give its folder or its model.json",
+            kind="resume_stdin",
         )
     p = Path(resume)
     return p / "model.json" if p.is_dir() else p
@@ -220,11 +234,12 @@ def _check_resumable(config: Config, ckpt: Checkpoint, path: Path) -> None:
             f"{saved['train']['loss']}, the config says {config.train.loss}"
         )
     if ckpt.epoch >= config.train.epochs:
-        raise InputError(
+        what = (
             f"{path}: already trained {plural(ckpt.epoch, 'epoch')} and train.epochs is "
-            f"{config.train.epochs}; train.epochs counts all epochs, so raise it, e.g. "
-            f"--set train.epochs={ckpt.epoch + max(10, ckpt.epoch // 2)}"
+            f"{config.train.epochs}; train.epochs counts all epochs, so raise it, e.g."
         )
+        setting = f"train.epochs={ckpt.epoch + max(10, ckpt.epoch // 2)}"
+        raise InputError(f"{what} {setting}", kind="raise_setting", what=what, setting=setting)
 
 
 def _read_log(path: Path, upto: int) -> list[dict]:
@@ -301,8 +316,9 @@ def train(
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
+        what = f"{run_dir}: cannot create the run folder ({e.strerror})"
         raise InputError(
-            f"{run_dir}: cannot create the run folder ({e.strerror}); choose another --out"
+            f"{what}; choose another folder", kind="run_dir_unusable", what=what
         ) from None
     write_atomic(run_dir / "config.yaml", dump_config(portable(config, run_dir)))
     run.log = _Log(run_dir / "log.jsonl", run.kept)
@@ -334,7 +350,10 @@ def _run_folder(
     _check_resumable(config, ckpt_in, resume)
     run_dir = resume.parent
     if out is not None and Path(out).resolve() != run_dir.resolve():
-        raise InputError("--resume continues the run in the checkpoint's folder; leave out --out")
+        raise InputError(
+            "resume continues the run in the checkpoint's folder; give no other out folder",
+            kind="resume_with_out",
+        )
     return ckpt_in, run_dir
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -306,3 +307,37 @@ def test_a_reader_that_leaves_stops_the_run_with_a_checkpoint(tmp_path):
     logged = (out / "log.jsonl").read_text().splitlines()
     assert 1 <= len(logged) < 5000
     assert load_checkpoint(out / "model.json").epoch == len(logged)
+
+
+def test_run_folder_and_resume_errors_name_the_flags(tmp_path, monkeypatch):
+    """The library's run-folder and resume errors, as the CLI words them."""
+    monkeypatch.chdir(tmp_path)
+    config = ROOT / "configs" / "binary.yaml"
+    assert mg("train", config, "--set", "train.epochs=1", "--out", "run").exit_code == 0
+
+    def error(*args) -> str:
+        r = mg("train", config, *args)
+        assert r.exit_code == 2 and r.stdout == "", r.output
+        assert r.stderr.startswith("error: ") and r.stderr.count("\n") == 1, r.stderr
+        return r.stderr
+
+    assert "already holds files; use --force to replace the run or --resume run to " in error(
+        "--out", "run"
+    )
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    assert re.search(
+        r"refusing to --force: .*notes\.txt.*choose another --out",
+        error("--out", "mine", "--force"),
+    )
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+    (tmp_path / "afile").write_text("x")
+    assert "is not a folder; choose another --out" in error("--out", "afile")
+    assert "cannot create the run folder" in error("--out", "afile/run")
+    assert "--out is empty; give a folder for the run, e.g. --out runs/try2" in error("--out", "")
+    assert "leave out --out" in error("--resume", "run", "--out", "elsewhere")
+    assert re.search(
+        r"already trained 1 epoch .* --set train\.epochs=11",
+        error("--resume", "run", "--set", "train.epochs=1"),
+    )
+    assert "--resume continues a run in its folder" in error("--resume", "-")

@@ -131,6 +131,10 @@ BAD = [
         "base: base.yaml\nparameters:\n  train.lr: [0.1, -1]\n",
         "s.yaml:3: parameters.train.lr: the point train.lr=-1 gives an invalid config",
     ),
+    (  # a colon in the value: the error is the config's, after the --set it names
+        'base: base.yaml\nparameters:\n  train.lr: ["a: b"]\n',
+        "the point train.lr=a: b gives an invalid config: train.lr: must be a number (got 'a: b')",
+    ),
     (
         "base: base.yaml\nparameters:\n  train.lrr: [0.1]\n",
         "train.lrr: unknown key; did you mean 'lr'?",

@@ -153,13 +153,13 @@ def test_resume_equals_an_uninterrupted_run_bit_for_bit(tmp_path, extra):
 def test_resume_errors(tmp_path):
     run(tmp_path, "moons", [*SMALL, "train.epochs=2"])
     ck = tmp_path / "run" / "model.json"
-    with pytest.raises(InputError, match=r"already trained 2 epochs .* --set train\.epochs="):
+    with pytest.raises(InputError, match=r"already trained 2 epochs .* e\.g\. train\.epochs="):
         run(tmp_path, "moons", [*SMALL, "train.epochs=2"], out=None, resume=ck)
     with pytest.raises(InputError, match="different model section"):
         run(tmp_path, "moons", [*SMALL, "train.epochs=4", "model.hidden=[5]"], out=None, resume=ck)
     with pytest.raises(InputError, match=r"different seed \(1, the config says 7\); resume"):
         run(tmp_path, "moons", [*SMALL, "train.epochs=4", "seed=7"], out=None, resume=ck)
-    with pytest.raises(InputError, match="leave out --out"):
+    with pytest.raises(InputError, match="in the checkpoint's folder; give no other out"):
         run(tmp_path, "moons", [*SMALL, "train.epochs=4"], out="elsewhere", resume=ck)
     with pytest.raises(InputError, match="no such model file"):
         run(tmp_path, "moons", [*SMALL, "train.epochs=4"], out=None, resume=tmp_path / "x.json")
@@ -245,14 +245,14 @@ def test_checkpoint_every(tmp_path):
 
 def test_run_folder_needs_force_and_force_only_replaces_runs(tmp_path):
     run(tmp_path, "binary", ["train.epochs=1"])
-    with pytest.raises(InputError, match="already holds files; use --force"):
+    with pytest.raises(InputError, match="already holds files; pass force=True"):
         run(tmp_path, "binary", ["train.epochs=1"])
     run(tmp_path, "binary", ["train.epochs=2"], force=True)
     assert len(log_of(tmp_path / "run")) == 2
     other = tmp_path / "mine"
     other.mkdir()
     (other / "notes.txt").write_text("keep me")
-    with pytest.raises(InputError, match=r"refusing to --force: .*notes\.txt"):
+    with pytest.raises(InputError, match=r"refusing to replace the run: .*notes\.txt"):
         run(tmp_path, "binary", ["train.epochs=1"], out="mine", force=True)
     assert (other / "notes.txt").read_text() == "keep me"
     (tmp_path / "afile").write_text("x")
@@ -261,7 +261,7 @@ def test_run_folder_needs_force_and_force_only_replaces_runs(tmp_path):
     with pytest.raises(InputError, match="afile/run: cannot create the run folder"):
         run(tmp_path, "binary", ["train.epochs=1"], out="afile/run")
     cfg, base = load_config(CONFIGS / "binary.yaml")
-    with pytest.raises(InputError, match="--out is empty"):
+    with pytest.raises(InputError, match="out is empty; give a folder for the run"):
         train(cfg, base, out="")
 
 
@@ -287,3 +287,30 @@ def test_a_failed_checkpoint_write_leaves_the_old_file_whole(tmp_path, monkeypat
     assert (tmp_path / "run/model.json").read_bytes() == before
     assert not [p for p in os.listdir(tmp_path / "run") if p.endswith(".tmp")]
     assert all(json.loads(line) for line in (tmp_path / "run/log.jsonl").read_text().splitlines())
+
+
+def test_run_folder_and_resume_messages_name_no_flag(tmp_path):
+    """The library words its advice in arguments; only the CLI names its flags."""
+    run(tmp_path, "binary", ["train.epochs=1"])
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    (tmp_path / "afile").write_text("x")
+    ck = tmp_path / "run" / "model.json"
+    calls = [
+        {},
+        {"out": "mine", "force": True},
+        {"out": "afile"},
+        {"out": "afile/run"},
+        {"out": None, "resume": "-"},
+        {"out": "elsewhere", "resume": ck},
+        {"out": None, "resume": ck},
+    ]
+    for kw in calls:
+        with pytest.raises(InputError) as e:
+            run(tmp_path, "binary", ["train.epochs=1"], **kw)
+        assert "--" not in str(e.value), (kw, str(e.value))
+        assert e.value.kind, kw  # the CLI words it with its flags
+    cfg, base = load_config(CONFIGS / "binary.yaml")
+    with pytest.raises(InputError) as e:
+        train(cfg, base, out=" ")
+    assert "--" not in str(e.value) and e.value.kind

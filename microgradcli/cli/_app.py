@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shlex
 import sys
+from collections.abc import Callable
 
 import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
@@ -185,7 +187,37 @@ def _render(e: MgError) -> str:
         return e.pointer(len("error: "))
     if isinstance(e, MissingVariable):
         return f"{e}; add --at {e.name}=..."
+    if e.kind in _IN_FLAGS:
+        return _IN_FLAGS[e.kind](**e.facts)
     return str(e)
+
+
+def _run_dir_taken(run_dir, resumable: bool) -> str:
+    resume = f" or --resume {shlex.quote(str(run_dir))} to continue it" if resumable else ""
+    return (
+        f"{run_dir}: the run folder already holds files; use --force to replace the "
+        f"run{resume}, or --out to choose another folder"
+    )
+
+
+# A library error's advice in the CLI's own terms, by the error's kind: the library words
+# the same facts without naming flags (its callers pass arguments, not options).
+_IN_FLAGS: dict[str, Callable[..., str]] = {
+    "out_empty": lambda: "--out is empty; give a folder for the run, e.g. --out runs/try2",
+    "run_dir_unusable": lambda what: f"{what}; choose another --out",
+    "run_dir_taken": _run_dir_taken,
+    "run_dir_foreign": lambda run_dir, shown: (
+        f"{run_dir}: refusing to --force: the folder holds files mg did not write "
+        f"({shown}); choose another --out"
+    ),
+    "resume_stdin": lambda: (
+        "--resume continues a run in its folder; give its folder or its model.json"
+    ),
+    "resume_with_out": lambda: (
+        "--resume continues the run in the checkpoint's folder; leave out --out"
+    ),
+    "raise_setting": lambda what, setting: f"{what} --set {setting}",
+}
 
 
 def _usage(e: UsageError, where: str = "mg") -> typer.Exit:

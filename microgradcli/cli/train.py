@@ -210,9 +210,18 @@ def train_command(
 
     Example: mg train configs/moons.yaml --set train.lr=0.5 --json | jq .loss
     """
+    cfg, base_dir = _load_config(config, set_ or [], out, resume)
+    progress = _Progress(quiet, json_out)
+    result = _Controls(progress, json_out).train(cfg, base_dir, out=out, force=force, resume=resume)
+    _report(result, quiet, json_out)
+
+
+def _load_config(config: str | None, sets: list[str], out: str | None, resume: str | None):
+    """The config to train and the folder its relative paths start at: the CONFIG file's,
+    or (with --resume alone) the checkpoint's own."""
     from microgradcli.config import config_from_dict, load_config
     from microgradcli.errors import InputError
-    from microgradcli.train import checkpoint_path, train
+    from microgradcli.train import checkpoint_path
 
     if out is not None and out.strip() == "-":
         raise InputError(
@@ -225,81 +234,94 @@ def train_command(
         )
     try:
         if config is not None:
-            cfg, base_dir = load_config(config, set_ or [])
-        else:
-            from microgradcli.checkpoint import load_checkpoint
+            return load_config(config, sets)
+        from microgradcli.checkpoint import load_checkpoint
 
-            ckpt_file = checkpoint_path(resume)
-            ckpt = load_checkpoint(ckpt_file)
-            if not ckpt.config:
-                raise InputError(f"{ckpt_file}: the checkpoint holds no config; give CONFIG too")
-            base_dir = ckpt_file.resolve().parent
-            cfg = config_from_dict(ckpt.config, f"{ckpt_file} (its config)", set_ or [], base_dir)
+        ckpt_file = checkpoint_path(resume)
+        ckpt = load_checkpoint(ckpt_file)
+        if not ckpt.config:
+            raise InputError(f"{ckpt_file}: the checkpoint holds no config; give CONFIG too")
+        base_dir = ckpt_file.resolve().parent
+        return config_from_dict(ckpt.config, f"{ckpt_file} (its config)", sets, base_dir), base_dir
     except KeyboardInterrupt:
         typer.echo("interrupted before training started; nothing was written", err=True)
         raise typer.Exit(130) from None
-    progress = _Progress(quiet, json_out)
-    stop = {"asked": False, "started": False}
 
-    def on_sigint(signum, frame):
+
+class _Controls:
+    """What a run hears from outside: Ctrl-C, a --json reader that left, the progress line."""
+
+    def __init__(self, progress: _Progress, json_out: bool):
+        self.progress = progress
+        self.json = json_out  # off once the reader of --json has left
+        self.asked = False  # stop after the current step
+        self.started = False
+
+    def on_sigint(self, signum, frame) -> None:
         # First Ctrl-C: say so at once, finish the step, save, exit 130. A second one
         # raises KeyboardInterrupt in the step: back to the last whole epoch, save, exit 130.
-        stop["asked"] = True
+        self.asked = True
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        progress.note("stopping after this step (Ctrl-C again to stop now)")
+        self.progress.note("stopping after this step (Ctrl-C again to stop now)")
 
-    def on_start(info: dict) -> None:
+    def on_start(self, info: dict) -> None:
         # Until now (reading and generating the data) Ctrl-C stops at once: nothing to save.
-        stop["started"] = True
-        signal.signal(signal.SIGINT, on_sigint)
-        progress.start(info)
+        self.started = True
+        signal.signal(signal.SIGINT, self.on_sigint)
+        self.progress.start(info)
 
-    piping = {"json": json_out}
-
-    def on_epoch(rec: dict) -> None:
-        if piping["json"]:
+    def on_epoch(self, rec: dict) -> None:
+        if self.json:
             try:
                 emit_json(rec)
             except BrokenPipeError:  # `--json | head`: the reader left; stop as on Ctrl-C
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-                piping["json"] = False
-                stop["asked"] = True
-        progress.update(rec)
+                self.json = False
+                self.asked = True
+        self.progress.update(rec)
 
-    previous = signal.getsignal(signal.SIGINT)
-    try:
-        result = train(
-            cfg,
-            base_dir,
-            out=out,
-            force=force,
-            resume=resume,
-            on_start=on_start,
-            on_epoch=on_epoch,
-            should_stop=lambda: stop["asked"],
-            on_step=progress.on_step,
-        )
-    except KeyboardInterrupt:
-        progress.stop()
-        sys.stdout.flush()
-        if not stop["started"]:
-            typer.echo("interrupted before the first epoch; nothing was trained", err=True)
-        else:  # outside a step: every file on disk is whole
-            typer.echo(
-                "interrupted: stopped at once; the last checkpoint written is kept", err=True
+    def train(self, cfg, base_dir, *, out, force: bool, resume):
+        """train() with these controls; a Ctrl-C that stops it at once exits 130."""
+        from microgradcli.train import train
+
+        previous = signal.getsignal(signal.SIGINT)
+        try:
+            return train(
+                cfg,
+                base_dir,
+                out=out,
+                force=force,
+                resume=resume,
+                on_start=self.on_start,
+                on_epoch=self.on_epoch,
+                should_stop=lambda: self.asked,
+                on_step=self.progress.on_step,
             )
-        raise typer.Exit(130) from None
-    finally:
-        progress.stop()
-        signal.signal(signal.SIGINT, previous)
+        except KeyboardInterrupt:
+            self.progress.stop()
+            sys.stdout.flush()
+            if not self.started:
+                typer.echo("interrupted before the first epoch; nothing was trained", err=True)
+            else:  # outside a step: every file on disk is whole
+                typer.echo(
+                    "interrupted: stopped at once; the last checkpoint written is kept", err=True
+                )
+            raise typer.Exit(130) from None
+        finally:
+            self.progress.stop()
+            signal.signal(signal.SIGINT, previous)
+
+
+def _report(result, quiet: bool, json_out: bool) -> None:
+    """The summary (stdout, or stderr under --json), or how to continue an interrupted run."""
     s = result.summary
-    model_path = result.run_dir / "model.json"
     if result.stopped == "interrupted":
         sys.stdout.flush()
         # The run folder holds the resolved config (overrides and all): naming it is enough.
         cmd = f"mg train --resume {_shell(str(result.run_dir))}"
         typer.echo(
-            f"interrupted: saved epoch {s['checkpoint_epoch']} to {model_path}; continue with: {cmd}",
+            f"interrupted: saved epoch {s['checkpoint_epoch']} to {result.run_dir / 'model.json'}; "
+            f"continue with: {cmd}",
             err=True,
         )
         raise typer.Exit(130)
