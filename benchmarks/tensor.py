@@ -55,6 +55,36 @@ def _traced_peak(step) -> float:
     return peak / 2**20
 
 
+def _timed_epoch(step, batches) -> dict:
+    """step(batch) for every batch, one epoch to warm up, then one epoch timed."""
+
+    def epoch():
+        for bt in batches:
+            step(bt)
+
+    epoch()
+    t0 = time.perf_counter()
+    epoch()
+    secs = time.perf_counter() - t0
+    return {
+        "seconds": secs,
+        "step_seconds": secs / len(batches),
+        "steps": len(batches),
+        "rss_mib": _rss_mib(),
+    }
+
+
+def _layer_arrays(model) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(weights (nout, nin), biases (nout,)) of each layer of an nn.MLP."""
+    return [
+        (
+            np.array([[w.data for w in n.w] for n in layer.neurons]),
+            np.array([n.b.data for n in layer.neurons]),
+        )
+        for layer in model.layers
+    ]
+
+
 def _mg_run(overrides: list[str], config: str = "configs/moons.yaml"):
     """mg's own training state (train._Run) for a config: the code `mg train` runs."""
     import tempfile
@@ -138,14 +168,7 @@ def _moons_arrays():
     run = _mg_run([])
     x = np.array(run.x_train)
     t = np.array(run.t_train, dtype=np.float64)
-    ws = [
-        (
-            np.array([[w.data for w in n.w] for n in layer.neurons]),
-            np.array([n.b.data for n in layer.neurons]),
-        )
-        for layer in run.model.layers
-    ]
-    return x, t, ws
+    return x, t, _layer_arrays(run.model)
 
 
 def w_moons_numpy(steps: str = "200") -> dict:
@@ -262,23 +285,9 @@ def w_mnist(engine: str, batch: str = "64", width: str = "64", steps: str = "0")
             "rss_mib": _rss_mib(),
         }
 
-    def epoch():
-        for bt in batches:
-            run.tensor_step(bt, 0.001)
-
-    epoch()  # warm
-    t0 = time.perf_counter()
-    epoch()
-    secs = time.perf_counter() - t0
+    res = _timed_epoch(lambda bt: run.tensor_step(bt, 0.001), batches)
     one = _mg_engine_step(run, "tensor")
-    return {
-        "seconds": secs,
-        "step_seconds": secs / len(batches),
-        "steps": len(batches),
-        "nodes": len(_last_graph(run)),
-        "rss_mib": _rss_mib(),
-        "traced_mib": _traced_peak(one),
-    }
+    return {**res, "nodes": len(_last_graph(run)), "traced_mib": _traced_peak(one)}
 
 
 def _last_graph(run):
@@ -294,14 +303,7 @@ def _mnist_arrays(width: int):
     run = _mg_run(_mnist_overrides("tensor", False, 64, width))
     x = np.array(run.x_train)
     t = np.array(run.t_train, dtype=np.intp)
-    ws = [
-        (
-            np.array([[w.data for w in n.w] for n in layer.neurons]),
-            np.array([n.b.data for n in layer.neurons]),
-        )
-        for layer in run.model.layers
-    ]
-    return x, t, ws, [np.array(b) for b in run.batches(0)]
+    return x, t, _layer_arrays(run.model), [np.array(b) for b in run.batches(0)]
 
 
 def w_mnist_numpy(batch: str = "64", width: str = "64") -> dict:
@@ -338,21 +340,8 @@ def w_mnist_numpy(batch: str = "64", width: str = "64") -> dict:
             v[i] = 0.999 * v[i] + 0.001 * g * g
             params[i] -= 0.001 * (m[i] / c1) / (np.sqrt(v[i] / c2) + 1e-8)
 
-    def epoch():
-        for idx in batches:
-            step(idx)
-
-    epoch()
-    t0 = time.perf_counter()
-    epoch()
-    secs = time.perf_counter() - t0
-    return {
-        "seconds": secs,
-        "step_seconds": secs / len(batches),
-        "steps": len(batches),
-        "rss_mib": _rss_mib(),
-        "traced_mib": _traced_peak(lambda: step(batches[0])),
-    }
+    res = _timed_epoch(step, batches)
+    return {**res, "traced_mib": _traced_peak(lambda: step(batches[0]))}
 
 
 def w_mnist_torch(batch: str = "64", width: str = "64") -> dict:
@@ -374,22 +363,7 @@ def w_mnist_torch(batch: str = "64", width: str = "64") -> dict:
         lossf(model(xt[idx]), tt[idx]).backward()
         opt.step()
 
-    def epoch():
-        for idx in batches:
-            step(idx)
-
-    epoch()
-    t0 = time.perf_counter()
-    epoch()
-    secs = time.perf_counter() - t0
-    return {
-        "seconds": secs,
-        "step_seconds": secs / len(batches),
-        "steps": len(batches),
-        "rss_mib": _rss_mib(),
-        "torch": True,
-        "traced_mib": 0.0,
-    }
+    return {**_timed_epoch(step, batches), "torch": True, "traced_mib": 0.0}
 
 
 WORKLOADS = {

@@ -257,15 +257,26 @@ class Tensor:
         return self * other
 
     def __truediv__(self, other) -> Tensor:
-        if not isinstance(other, Tensor):
-            o = _array(other)
-            if (o == 0).any():
-                raise MathDomainError("division by zero: / 0")
-            return self * (1.0 / o)
-        return self * other**-1
+        other = _lift(other)
+        a, b = self, other
+        bd = b.data
+        if (bd == 0.0).any():
+            raise MathDomainError("division by zero: / 0")
+        with np.errstate(all="ignore"):
+            d = _check(a.data / bd, "/")
+            inv = _check(1.0 / bd, "the derivative of /")
+            db = _check(-d / bd, "the derivative of /")
+
+        # d(a/b)/da = 1/b, d(a/b)/db = -(a/b)/b: engine.py's own rule (not a * b**-1), so
+        # exact mode gives the scalar engine's bits
+        def back(g):
+            a._add_grad(inv * g)
+            b._add_grad(db * g)
+
+        return Tensor(d, (a, b), "/", back)
 
     def __rtruediv__(self, other) -> Tensor:
-        return _lift(other) * self**-1
+        return _lift(other) / self
 
     # -- matrix product ---------------------------------------------------------------------
     def __matmul__(self, other) -> Tensor:
@@ -289,8 +300,8 @@ class Tensor:
                 a.grad = _dot_rows(_g(a), g.T[::-1, :, None], bd.T[::-1, None, :])
                 b.grad = _dot_rows(_g(b), ad[::-1, :, None], g[::-1, None, :])
             else:
-                _acc(a, g @ bd.T)
-                _acc(b, ad.T @ g)
+                a._add_grad(g @ bd.T)
+                b._add_grad(ad.T @ g)
 
         return Tensor(d, (a, b), "@", back)
 
@@ -421,11 +432,6 @@ def _g(t: Tensor) -> np.ndarray:
     return np.zeros_like(t.data) if t.grad is None else t.grad
 
 
-def _acc(t: Tensor, contrib: np.ndarray) -> None:
-    """Fast mode: add a contribution of t's own shape to t's gradient."""
-    t.grad = contrib if t.grad is None else t.grad + contrib
-
-
 def _lift(x) -> Tensor:
     """A number or array as a constant Tensor (its gradient is computed but unused)."""
     return x if isinstance(x, Tensor) else Tensor(x)
@@ -487,10 +493,10 @@ def linear(x, w: Tensor, b: Tensor) -> Tensor:
             if xt is not None:
                 xt.grad = _dot_rows(_g(xt), g.T[::-1, :, None], wd[::-1, None, :])
         else:
-            _acc(w, g.T @ xd)
-            _acc(b, g.sum(axis=0))
+            w._add_grad(g.T @ xd)
+            b._add_grad(g.sum(axis=0))
             if xt is not None:
-                _acc(xt, g @ wd)
+                xt._add_grad(g @ wd)
 
     prev = (w, b) if xt is None else (w, xt, b)
     return Tensor(d, prev, "linear", back)

@@ -126,6 +126,9 @@ def test_every_loss_trains_and_has_the_right_gradient(loss, tmp_path):
         assert z.grad == pytest.approx((at(h) - at(-h)) / (2 * h), rel=1e-5, abs=1e-8)
     result = train(config_from_dict(tiny_config(loss=loss)), out=tmp_path / "run")
     assert result.stopped == "completed" and math.isfinite(result.summary["loss"])
+    cfg = config_from_dict(tiny_config(loss=loss, engine="tensor"))
+    on_tensor = train(cfg, out=tmp_path / "tensor")  # the loss has a tensor.py form too
+    assert on_tensor.summary["loss"] == result.summary["loss"]  # bit for bit
 
 
 @pytest.mark.parametrize("name", list(OPTIMIZERS))
