@@ -257,21 +257,7 @@ def loss_figure(
                     ax.plot(d.epoch, getattr(d, train_key), color=c, label=f"{prefix}{train_key} (train)", **kw)  # fmt: skip
                 if d.has(val_key):
                     ax.plot(d.epoch, getattr(d, val_key), color=c, linestyle="--", label=f"{prefix}{train_key} (validation)", **kw)  # fmt: skip
-        chosen = loss_scale(runs, scale)
-        if chosen == "symlog":
-            values = np.concatenate([np.concatenate([d.loss, d.val_loss]) for d in runs])
-            # linear below the smallest loss that is not 0, so 0 sits a little below it
-            tiny = float(values[np.isfinite(values) & (values > 0)].min())
-            loss_ax.set_yscale("symlog", linthresh=10 ** math.floor(math.log10(tiny)), linscale=0.6)  # fmt: skip
-            loss_ax.set_ylim(bottom=0)
-        elif chosen == "log":
-            loss_ax.set_yscale("log")
-        else:
-            finite = np.concatenate([d.loss[np.isfinite(d.loss)] for d in runs])
-            if finite.size and finite.min() >= 0:
-                loss_ax.set_ylim(bottom=0)
-            loss_ax.yaxis.set_major_formatter(_readable_ticks())
-        loss_ax.set_ylabel("loss" + (" (log scale)" if chosen != "linear" else ""))
+        _loss_axis(loss_ax, runs, loss_scale(runs, scale))
         if acc_ax is not None:
             acc_ax.set_ylim(-0.03, 1.03)
             acc_ax.set_ylabel("accuracy")
@@ -281,20 +267,7 @@ def loss_figure(
         bottom = acc_ax if acc_ax is not None else loss_ax
         bottom.set_xlabel("epoch")
         _epoch_axis(bottom, np.concatenate([d.epoch for d in runs]))
-        if several:  # colour = run, line style = train / validation
-            handles = [
-                Line2D([], [], color=PALETTE[i % len(PALETTE)], linewidth=1.8, label=name)
-                for i, name in enumerate(_run_labels(runs))
-            ]
-            if validation:
-                handles += [
-                    Line2D([], [], color="#555555", linewidth=1.8, label="train"),
-                    Line2D(
-                        [], [], color="#555555", linewidth=1.8, linestyle="--", label="validation"
-                    ),  # fmt: skip
-                ]
-        else:
-            handles = [ln for a in fig.axes for ln in a.get_lines()]
+        handles = _loss_handles(fig, runs, validation)
         if len(handles) > 1:
             fig.legend(
                 handles=handles,
@@ -305,6 +278,41 @@ def loss_figure(
             )
         loss_ax.set_title(title or _loss_title(runs))
     return fig
+
+
+def _loss_axis(loss_ax, runs: list[LossData], chosen: str) -> None:
+    """The loss axis on the chosen scale: symlog (a loss that reaches 0), log or linear."""
+    if chosen == "symlog":
+        values = np.concatenate([np.concatenate([d.loss, d.val_loss]) for d in runs])
+        # linear below the smallest loss that is not 0, so 0 sits a little below it
+        tiny = float(values[np.isfinite(values) & (values > 0)].min())
+        loss_ax.set_yscale("symlog", linthresh=10 ** math.floor(math.log10(tiny)), linscale=0.6)
+        loss_ax.set_ylim(bottom=0)
+    elif chosen == "log":
+        loss_ax.set_yscale("log")
+    else:
+        finite = np.concatenate([d.loss[np.isfinite(d.loss)] for d in runs])
+        if finite.size and finite.min() >= 0:
+            loss_ax.set_ylim(bottom=0)
+        loss_ax.yaxis.set_major_formatter(_readable_ticks())
+    loss_ax.set_ylabel("loss" + (" (log scale)" if chosen != "linear" else ""))
+
+
+def _loss_handles(fig: Figure, runs: list[LossData], validation: bool) -> list:
+    """The legend's entries: every line of one run; for several, colour = run and line
+    style = train / validation."""
+    if len(runs) == 1:
+        return [ln for a in fig.axes for ln in a.get_lines()]
+    handles = [
+        Line2D([], [], color=PALETTE[i % len(PALETTE)], linewidth=1.8, label=name)
+        for i, name in enumerate(_run_labels(runs))
+    ]
+    if validation:
+        handles += [
+            Line2D([], [], color="#555555", linewidth=1.8, label="train"),
+            Line2D([], [], color="#555555", linewidth=1.8, linestyle="--", label="validation"),
+        ]
+    return handles
 
 
 def _loss_title(runs: list[LossData]) -> str:

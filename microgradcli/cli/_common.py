@@ -81,12 +81,13 @@ def warn_unused(expression, point: dict[str, float], warned: set[str], prefix: s
 
 
 def refuse_binary_on_terminal(fmt: str, to_stdout: bool, example: str) -> None:
-    """PNG bytes would garble a terminal: ask for a file instead (before any work is done)."""
+    """PNG or GIF bytes would garble a terminal: ask for a file instead (before any work
+    is done); example is the option to give, e.g. '-o g.png'."""
     from microgradcli.errors import InputError
 
-    if fmt == "png" and to_stdout and sys.stdout.isatty():
+    if fmt in ("png", "gif") and to_stdout and sys.stdout.isatty():
         raise InputError(
-            f"PNG is binary and stdout is a terminal; write it to a file with -o {example}"
+            f"{fmt.upper()} is binary and stdout is a terminal; write it to a file with {example}"
         )
 
 

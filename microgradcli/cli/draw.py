@@ -99,8 +99,9 @@ def draw(
 
     fmt = output_format(output, fmt, _SUFFIXES)
     renderer = _choose_renderer(renderer)
+    drawing.check_choice(fmt, renderer)  # html by Graphviz: refused before stdin is read
     to_stdout = output is None or output == "-"
-    refuse_binary_on_terminal(fmt, to_stdout, "g.png")
+    refuse_binary_on_terminal(fmt, to_stdout, "-o g.png")
     picture = _picture(expr, at or [], model, input_, view, order)
     data = drawing.render(
         picture.roots,

@@ -40,7 +40,7 @@ def _check_output(out: str, fmt: str | None) -> None:
     """Fail on a bad extension before any work is done."""
     from microgradcli.plot import output_format
 
-    refuse_binary_on_terminal(output_format(out, fmt), out == "-", "plot.png")
+    refuse_binary_on_terminal(output_format(out, fmt), out == "-", "-o plot.png")
 
 
 @plot_app.command("loss")
@@ -157,39 +157,22 @@ def plot_boundary(
     Example: mg plot boundary runs/moons --animate boundary.gif
     """
     from microgradcli import plot
-    from microgradcli.checkpoint import load_checkpoint
     from microgradcli.errors import InputError
 
     if animate is not None:
         if out is not None:
             raise InputError("give -o for a picture or --animate for a movie, not both")
         movie_fmt = plot.animation_format(animate, fmt)
-        if movie_fmt == "gif" and animate == "-" and sys.stdout.isatty():
-            raise InputError(
-                "GIF is binary and stdout is a terminal; write it to a file with "
-                "--animate boundary.gif"
-            )
+        refuse_binary_on_terminal(movie_fmt, animate == "-", "--animate boundary.gif")
+        if model == "-":
+            raise InputError("--animate reads the run's snapshots.jsonl; give the run folder")
     else:
         out = out or "boundary.svg"
         _check_output(out, fmt)
-    path = _model_path(model)
-    ckpt = load_checkpoint(path)
-    if ckpt.nin != 2:
-        raise InputError(
-            f"{path}: decision boundaries are drawn for models with 2 inputs; this one takes {ckpt.nin}"
-        )
+    path, ckpt = _two_input_model(model)
     run = plot.run_title(ckpt, path)
     if animate is not None:
-        from microgradcli.snapshots import read_snapshots
-
-        if model == "-":
-            raise InputError("--animate reads the run's snapshots.jsonl; give the run folder")
-        every = read_snapshots(path)
-        snaps = plot.thin_snapshots(every, max_frames)
-        if len(snaps) < len(every):
-            sys.stderr.write(
-                f"note: {len(every)} snapshots; drawing {len(snaps)} of them (--max-frames)\n"
-            )
+        snaps = _movie_snapshots(path, max_frames)
     points, labels, rows = _training_points(ckpt, data, split)
     if animate is None:
         bd = plot.boundary_data(ckpt, points, labels, resolution=resolution, rows=rows)
@@ -209,6 +192,34 @@ def plot_boundary(
     if animate != "-":
         sys.stderr.write(f"wrote {animate} ({len(frames)} frames, {len(movie) / 1024:.1f} kB)\n")
         sys.stderr.flush()
+
+
+def _two_input_model(model: str) -> tuple[str, Any]:
+    """The model's path and checkpoint: a run folder means its model.json; 2 inputs only."""
+    from microgradcli.checkpoint import load_checkpoint
+    from microgradcli.errors import InputError
+
+    path = _model_path(model)
+    ckpt = load_checkpoint(path)
+    if ckpt.nin != 2:
+        raise InputError(
+            f"{path}: decision boundaries are drawn for models with 2 inputs; this one takes {ckpt.nin}"
+        )
+    return path, ckpt
+
+
+def _movie_snapshots(path: str, max_frames: int) -> list:
+    """The run's snapshots, thinned to max_frames (saying so on stderr when it thins)."""
+    from microgradcli.plot import thin_snapshots
+    from microgradcli.snapshots import read_snapshots
+
+    every = read_snapshots(path)
+    snaps = thin_snapshots(every, max_frames)
+    if len(snaps) < len(every):
+        sys.stderr.write(
+            f"note: {len(every)} snapshots; drawing {len(snaps)} of them (--max-frames)\n"
+        )
+    return snaps
 
 
 @plot_app.command("fn", cls=ExprCommand)

@@ -11,7 +11,13 @@ from __future__ import annotations
 from microgradcli.draw.dot import to_dot
 from microgradcli.draw.layout import Edge, Layout, Op, Record, layout
 from microgradcli.draw.model import VIEWS, Picture, model_graph, model_picture
-from microgradcli.draw.renderer import FORMATS, RENDERERS, graphviz_available, render
+from microgradcli.draw.renderer import (
+    FORMATS,
+    RENDERERS,
+    check_choice,
+    graphviz_available,
+    render,
+)
 from microgradcli.draw.style import REC_H, text_width
 from microgradcli.draw.trace import (
     DEFAULT_MAX_NODES,
@@ -35,6 +41,7 @@ __all__ = [
     "Notes",
     "Op",
     "Record",
+    "check_choice",
     "check_size",
     "fmt_number",
     "graphviz_available",

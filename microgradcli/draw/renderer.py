@@ -73,6 +73,19 @@ def _px(svg: bytes) -> bytes:
     )
 
 
+def check_choice(fmt: str, renderer: str) -> None:
+    """An InputError for an unknown format or renderer, or for html drawn by Graphviz
+    (callers check it before any work is done; render checks it again)."""
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r}; use one of: {', '.join(FORMATS)}")
+    if renderer not in RENDERERS:
+        raise InputError(f"unknown renderer {renderer!r}; use one of: {', '.join(RENDERERS)}")
+    if fmt == "html" and renderer == "graphviz":
+        raise InputError(
+            "--format html is drawn with the built-in layout; drop --renderer graphviz"
+        )
+
+
 def render(
     root: Value | Sequence[Value],
     fmt: str = "svg",
@@ -88,19 +101,12 @@ def render(
     The graph's size is checked before anything is laid out or rendered. When `dot` fails
     under renderer auto, the built-in layout draws it and on_fallback hears why.
     """
-    if fmt not in FORMATS:
-        raise InputError(f"unknown format {fmt!r}; use one of: {', '.join(FORMATS)}")
-    if renderer not in RENDERERS:
-        raise InputError(f"unknown renderer {renderer!r}; use one of: {', '.join(RENDERERS)}")
+    check_choice(fmt, renderer)
     nodes, _ = trace(root)
     if max_nodes is not None:
         check_size(len(nodes), max_nodes)
     if fmt == "dot":
         return to_dot(root, title, None, notes, columns).encode("utf-8")
-    if fmt == "html" and renderer == "graphviz":
-        raise InputError(
-            "--format html is drawn with the built-in layout; drop --renderer graphviz"
-        )
     if fmt == "html":  # always the built-in layout: the page's script knows its names
         from microgradcli.draw.html import to_html
 
