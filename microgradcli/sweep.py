@@ -63,6 +63,7 @@ __all__ = [
 ]
 
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")  # log keys a sweep can rank by
+# What every finished trial's folder holds (train.RUN_FILES also names optional ones).
 RUN_FILES = ("config.yaml", "log.jsonl", "model.json", "summary.json")
 MAX_TRIALS = 100_000
 MAX_FILE_BYTES = 1_000_000
@@ -637,7 +638,7 @@ def run_trial(payload: dict[str, Any], should_stop: Callable[[], bool] | None = 
     Never raises for a trial's own failure: status is ok, diverged, failed (with the
     error), interrupted (asked to stop) or mismatch (this worker's versions differ).
     """
-    from microgradcli.train import train
+    from microgradcli.train import is_run_file, train
 
     worker = _worker_name()
     out: dict[str, Any] = {"id": payload["id"], "worker": worker, "files": {}, "error": None}
@@ -664,9 +665,9 @@ def run_trial(payload: dict[str, Any], should_stop: Callable[[], bool] | None = 
         except Exception as e:  # a crash: recorded, the sweep goes on
             status, out["error"] = "failed", f"{type(e).__name__}: {e}"
         if status in ("ok", "diverged"):
-            for name in RUN_FILES:
+            for name in sorted(os.listdir(run_dir)) if run_dir.is_dir() else []:
                 p = run_dir / name
-                if p.is_file():
+                if is_run_file(name) and not name.endswith(".tmp") and p.is_file():
                     out["files"][name] = p.read_bytes()
     out["status"] = status
     out["seconds"] = round(time.perf_counter() - t0, 4)
@@ -838,14 +839,18 @@ def _prepare_dir(sweep_dir: Path, resume: bool, force: bool) -> None:
 
 
 def _only_run_files(d: Path) -> bool:
-    return all(f in RUN_FILES or (f.startswith(".") and f.endswith(".tmp")) for f in os.listdir(d))
+    from microgradcli.train import is_run_file
+
+    return all(is_run_file(f) for f in os.listdir(d))
 
 
 def _clear_run(d: Path) -> None:
+    from microgradcli.train import is_run_file
+
     if not d.is_dir():
         return
     for f in os.listdir(d):
-        if f in RUN_FILES or (f.startswith(".") and f.endswith(".tmp")):
+        if is_run_file(f):
             (d / f).unlink()
 
 
@@ -1066,9 +1071,17 @@ class _Pool:
 def _check_reachable(address: str) -> None:
     """A refused or unroutable tcp:// address fails at once (Dask would retry it until
     its timeout); other protocols are left to Dask."""
+    from distributed.comm.registry import backends
+
+    scheme, sep, _ = address.strip().partition("://")
+    if sep and scheme not in backends:  # Dask's client would fail, then hang in its cleanup
+        raise InputError(
+            f"--scheduler {address}: Dask has no {scheme}:// addresses (it has "
+            f"{', '.join(f'{k}://' for k in sorted(backends))}); e.g. tcp://10.0.0.5:8786"
+        )
     m = re.match(r"^(?:tcp://)?\[?([^\[\]/]+?)\]?:(\d+)$", address.strip())
     if not m:
-        if "://" in address and not address.startswith("tcp://"):
+        if sep and scheme != "tcp":
             return
         raise InputError(f"--scheduler {address}: expected an address such as tcp://10.0.0.5:8786")
     host, port = m.group(1), int(m.group(2))

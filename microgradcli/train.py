@@ -108,7 +108,7 @@ def _shell(path: Path) -> str:
     return shlex.quote(str(path))
 
 
-def _is_ours(name: str) -> bool:
+def is_run_file(name: str) -> bool:
     # A run's own files, and temporary files of an atomic write killed mid-way.
     return name in RUN_FILES or (name.startswith(".") and name.endswith(".tmp"))
 
@@ -136,7 +136,7 @@ def _prepare_run_dir(run_dir: Path, force: bool) -> None:
             run_dir=run_dir,
             resumable=resumable,
         )
-    foreign = [e for e in entries if not _is_ours(e) or not (run_dir / e).is_file()]
+    foreign = [e for e in entries if not is_run_file(e) or not (run_dir / e).is_file()]
     if foreign:
         shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
         raise InputError(

@@ -422,6 +422,10 @@ def test_unreachable_scheduler_is_one_error_and_the_env_default(tmp_path):
         silent.close()
     assert r.returncode == 2 and "is not a Dask scheduler" in r.stderr, r.stderr
     assert len(r.stderr.splitlines()) == 1
+    # a scheme Dask lacks (a dashboard's http:// URL): one line, not Dask's failing cleanup
+    r = mg("sweep", "s.yaml", "--scheduler", "http://127.0.0.1:8787", cwd=tmp_path, timeout=60)
+    assert r.returncode == 2 and "Dask has no http:// addresses" in r.stderr, r.stderr
+    assert len(r.stderr.splitlines()) == 1, r.stderr
     # DASK_SCHEDULER_ADDRESS is the default; an explicit --jobs runs locally instead
     env = {**os.environ, "NO_COLOR": "1", "DASK_SCHEDULER_ADDRESS": f"tcp://127.0.0.1:{port}"}
     r = subprocess.run(
@@ -605,3 +609,21 @@ def test_csv_trials_store_the_data_path_as_mg_train_does(tmp_path, monkeypatch):
         cfg, base_dir = load_config(f"out/one/{tid}/config.yaml")
         train(cfg, base_dir, out=f"out/again/{tid}")  # a folder as deep: the same path
     _same(tmp_path / "out" / "one", tmp_path / "out" / "again", ids)
+
+
+def test_trials_keep_every_file_mg_train_writes_snapshots_too(tmp_path, monkeypatch):
+    from microgradcli.config import load_config
+    from microgradcli.sweep import run_sweep
+    from microgradcli.train import train
+
+    write(tmp_path, "base: base.yaml\nset: {output.snapshot_every: 2}\nseeds: [1]\n", epochs=4)
+    monkeypatch.chdir(tmp_path)
+    (tid,) = [r["id"] for r in run_sweep(make_plan(load_sweep("s.yaml")), jobs=1).results]
+    trial = tmp_path / "runs" / "sweeps" / "s" / tid
+    cfg, base_dir = load_config(trial / "config.yaml")
+    train(cfg, base_dir, out=tmp_path / "again")
+    assert sorted(os.listdir(trial)) == sorted(os.listdir(tmp_path / "again"))
+    snaps = (trial / "snapshots.jsonl").read_bytes()
+    assert snaps and snaps == (tmp_path / "again" / "snapshots.jsonl").read_bytes()
+    # and --force over it: the snapshots are the sweep's own files, not foreign ones
+    run_sweep(make_plan(load_sweep("s.yaml")), jobs=1, force=True)
