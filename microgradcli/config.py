@@ -811,13 +811,9 @@ def load_config(
             f"{name}: the config is empty ({came}); a config names at least its data, "
             "e.g. `data: {source: moons}` (see configs/moons.yaml)"
         )
-    set_paths: dict[tuple, str] = {}
-    if isinstance(raw, dict):
-        for item in overrides:
-            key_path, value = parse_override(item)
-            _apply_override(raw, key_path, value, item)
-            set_paths[key_path] = item
-        if "name" not in raw and stem and re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", stem):
+    set_paths = _apply_overrides(raw, overrides)
+    if isinstance(raw, dict) and "name" not in raw and stem:
+        if re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", stem):
             raw["name"] = stem
     cfg = _validate(raw, _Where(name, lines, set_paths), base_dir)
     return cfg, base_dir
@@ -832,14 +828,20 @@ def config_from_dict(
     """Validate a plain dict (e.g. the config saved in a checkpoint), with --set overrides;
     a relative data.path is relative to base_dir (the checkpoint's folder)."""
     raw = copy.deepcopy(data)
+    where_ = _Where(where, {}, _apply_overrides(raw, overrides))
+    return _validate(raw, where_, None if base_dir is None else Path(base_dir))
+
+
+def _apply_overrides(raw: Any, overrides: list[str] | tuple[str, ...]) -> dict[tuple, str]:
+    """Apply the --set items to raw (when it is a mapping) in order; {key path: the item that
+    set it}, for errors that name the item."""
     set_paths: dict[tuple, str] = {}
     if isinstance(raw, dict):
         for item in overrides:
             key_path, value = parse_override(item)
             _apply_override(raw, key_path, value, item)
             set_paths[key_path] = item
-    where_ = _Where(where, {}, set_paths)
-    return _validate(raw, where_, None if base_dir is None else Path(base_dir))
+    return set_paths
 
 
 def config_schema() -> dict:

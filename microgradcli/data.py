@@ -92,9 +92,8 @@ class Dataset:
             return Dataset(list(self.x), list(self.y), self.features, name=self.name)
         index = self.train_index if which == "train" else self.val_index
         if not index:
-            raise InputError(
-                f"{self.name}: no validation rows (data.val_split is 0); use --split all"
-            )
+            what = f"{self.name}: no validation rows (data.val_split is 0)"
+            raise InputError(f"{what}; use split 'all'", kind="use_split_all", what=what)
         x, y = [self.x[i] for i in index], [self.y[i] for i in index]
         return Dataset(x, y, self.features, name=self.name)
 
@@ -366,9 +365,12 @@ def _csv_rows(d: CsvData, seed: int, base_dir: Path | None) -> _ROWS:
         path = Path(base_dir) / path
     if not path.exists():
         given = "" if str(path) == d.path else f"data.path is {d.path!r}; "
-        raise InputError(
+        what = (
             f"{path}: no such data file ({given}a relative data.path starts at the folder of "
-            "the config or run that names it); point at the file with --set data.path=PATH"
+            "the config or run that names it); point at the file with"
+        )
+        raise InputError(
+            f"{what} data.path=PATH", kind="setting", what=what, setting="data.path=PATH"
         )
     return read_csv(path, d.target, d.header, d.delimiter)
 

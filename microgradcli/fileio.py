@@ -138,6 +138,23 @@ def _decoded(lines: Iterable[bytes], name: str, what: str) -> Iterator[str]:
         offset += len(line)
 
 
+def epoch_lines(path: Path, upto: int) -> list[tuple[str, dict]]:
+    """The lines of a run's JSON-lines file (log, snapshots) for epochs up to `upto`, each with
+    its record: later lines belong to epochs being redone, and a line torn by a crash is
+    skipped (the checkpoint decides what is kept)."""
+    if not path.exists():
+        return []
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(rec, dict) and isinstance(rec.get("epoch"), int) and rec["epoch"] <= upto:
+            kept.append((line, rec))
+    return kept
+
+
 def write_output(path: str | os.PathLike | None, data: bytes, what: str) -> None:
     """Write a picture or text to path atomically, or to stdout for '-' (or None).
 

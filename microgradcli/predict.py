@@ -213,7 +213,10 @@ def read_dataset(source: str | Path, ckpt: Checkpoint, split: str = "all") -> Da
         return _config_dataset(cfg, base_dir, name, ckpt, split)
     if split != "all":
         raise InputError(
-            f"--split {split} needs a config (its data.val_split); {source} is a CSV file"
+            f"split {split!r} needs a config (its data.val_split); {source} is a CSV file",
+            kind="split_needs_config",
+            split=split,
+            source=source,
         )
     data: dict = {}
     if isinstance(ckpt.config, dict) and isinstance(ckpt.config.get("data"), dict):
@@ -234,7 +237,11 @@ def training_dataset(ckpt: Checkpoint, split: str = "all") -> Dataset | None:
         name = f"the model's training data ({cfg.data.source})"
         return _config_dataset(cfg, ckpt.folder, name, ckpt, split)
     except InputError as e:
-        raise InputError(f"cannot load the model's training data: {e}; give --data") from None
+        raise InputError(
+            f"cannot load the model's training data: {e}; give the data to use",
+            kind="training_data_unloadable",
+            cause=e,
+        ) from None
 
 
 def _config_dataset(

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from microgradcli.errors import InputError
-from microgradcli.fileio import read_text, write_atomic
+from microgradcli.fileio import epoch_lines, read_text, write_atomic
 
 __all__ = ["SNAPSHOTS", "Snapshot", "SnapshotWriter", "read_snapshots"]
 
@@ -36,28 +36,13 @@ def _line(epoch: int, record: dict, model: Any) -> bytes:
     return (json.dumps(rec, allow_nan=False) + "\n").encode("utf-8")
 
 
-def _kept_lines(path: Path, upto: int) -> list[str]:
-    """The whole, parseable lines of epochs 0..upto (a torn last line is dropped)."""
-    if not path.exists():
-        return []
-    kept = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(rec, dict) and isinstance(rec.get("epoch"), int) and rec["epoch"] <= upto:
-            kept.append(line + "\n")
-    return kept
-
-
 class SnapshotWriter:
     """Appends a snapshot every `every` epochs (0: never; the file is then left alone)."""
 
     def __init__(self, path: str | Path, every: int, start: int = 0):
         self.path, self.every, self.last = Path(path), every, start
         self.fd: int | None = None
-        kept = _kept_lines(self.path, start)
+        kept = [line + "\n" for line, _ in epoch_lines(self.path, start)]
         if not every and not self.path.exists():
             return
         # A resumed run drops snapshots of epochs it is about to redo, as the log does.

@@ -31,7 +31,7 @@ from microgradcli.config import Config, config_dict, dump_config
 from microgradcli.data import Dataset, load_dataset
 from microgradcli.engine import lsum
 from microgradcli.errors import InputError, JobFailed, MathDomainError, plural
-from microgradcli.fileio import write_atomic
+from microgradcli.fileio import epoch_lines, write_atomic
 from microgradcli.limits import check_size
 from microgradcli.losses import l2_penalty, sample_loss, total
 from microgradcli.nn import MLP
@@ -239,22 +239,7 @@ def _check_resumable(config: Config, ckpt: Checkpoint, path: Path) -> None:
             f"{config.train.epochs}; train.epochs counts all epochs, so raise it, e.g."
         )
         setting = f"train.epochs={ckpt.epoch + max(10, ckpt.epoch // 2)}"
-        raise InputError(f"{what} {setting}", kind="raise_setting", what=what, setting=setting)
-
-
-def _read_log(path: Path, upto: int) -> list[dict]:
-    """The log records of epochs 1..upto (later lines belong to epochs being redone)."""
-    if not path.exists():
-        return []
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line torn by a crash; the checkpoint decides what is kept
-        if isinstance(rec, dict) and isinstance(rec.get("epoch"), int) and rec["epoch"] <= upto:
-            records.append(rec)
-    return records
+        raise InputError(f"{what} {setting}", kind="setting", what=what, setting=setting)
 
 
 def _log_line(record: dict) -> str:
@@ -402,7 +387,7 @@ class _Run:
         if self.net is not None:
             self.net.pull()
         self.start = ckpt.epoch
-        self.kept = _read_log(self.run_dir / "log.jsonl", ckpt.epoch)
+        self.kept = [rec for _, rec in epoch_lines(self.run_dir / "log.jsonl", ckpt.epoch)]
         self.best = ckpt.extra.get("best")
         self.stale = int(ckpt.extra.get("stale", 0))
         if self.best is not None and self.tc.patience:

@@ -444,3 +444,34 @@ def test_predict_matches_a_header_by_name(models, text, missing):
     assert f"<stdin>:1: the header has no column {missing}; the model's inputs are x1, x2" in line
     r = mg("predict", path(models, "binary.json"), "-", "--json", input="x2,x1\n1,2\n")
     assert r.exit_code == 0 and json.loads(r.stdout)["input"] == [2.0, 1.0]
+
+
+def test_data_errors_name_the_flags_only_in_the_cli(tmp_path, monkeypatch):
+    """The library says split 'all', data.path=PATH; the CLI words the same facts as flags."""
+    from microgradcli.checkpoint import load_checkpoint
+    from microgradcli.errors import InputError
+    from microgradcli.predict import read_dataset, training_dataset
+
+    monkeypatch.chdir(tmp_path)
+    Path("d.csv").write_text("a,b,y\n1,2,0\n2,3,1\n3,1,0\n4,4,1\n")
+    Path("c.yaml").write_text(
+        "data: {source: csv, path: d.csv}\nmodel: {hidden: [2]}\ntrain: {epochs: 1, loss: bce}\n"
+    )
+    assert mg("train", "c.yaml", "--out", "r", "-q").exit_code == 0
+    ckpt = load_checkpoint("r/model.json")
+    line = one_error_line(mg("eval", "r/model.json", "--data", "d.csv", "--split", "val"))
+    assert "--split val needs a config (its data.val_split); d.csv is a CSV file" in line
+    line = one_error_line(mg("eval", "r/model.json", "--split", "val"))
+    assert "no validation rows (data.val_split is 0); use --split all; give --data" in line
+    with pytest.raises(InputError) as e:
+        training_dataset(ckpt, "val")
+    assert "--" not in str(e.value) and "use split 'all'" in str(e.value)
+    with pytest.raises(InputError) as e:
+        read_dataset("d.csv", ckpt, "val")
+    assert "--" not in str(e.value) and "split 'val' needs a config" in str(e.value)
+    Path("d.csv").rename("e.csv")
+    line = one_error_line(mg("eval", "r/model.json"))
+    assert "no such data file" in line and "with --set data.path=PATH; give --data" in line
+    with pytest.raises(InputError) as e:
+        training_dataset(ckpt)
+    assert "--" not in str(e.value) and "with data.path=PATH" in str(e.value)

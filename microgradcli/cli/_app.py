@@ -216,7 +216,14 @@ _IN_FLAGS: dict[str, Callable[..., str]] = {
     "resume_with_out": lambda: (
         "--resume continues the run in the checkpoint's folder; leave out --out"
     ),
-    "raise_setting": lambda what, setting: f"{what} --set {setting}",
+    "setting": lambda what, setting: f"{what} --set {setting}",
+    "use_split_all": lambda what: f"{what}; use --split all",
+    "split_needs_config": lambda split, source: (
+        f"--split {split} needs a config (its data.val_split); {source} is a CSV file"
+    ),
+    "training_data_unloadable": lambda cause: (
+        f"cannot load the model's training data: {_render(cause)}; give --data"
+    ),
 }
 
 
