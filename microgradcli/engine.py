@@ -21,7 +21,7 @@ from operator import add, attrgetter, mul
 
 from microgradcli.errors import MathDomainError
 
-__all__ = ["Value", "dense", "dot", "grad", "lsum", "sigmoid", "vsum"]
+__all__ = ["Value", "dense", "grad", "lsum", "sigmoid", "vsum"]
 
 _ids = count()  # creation order: every node is created after its children
 _by_id = attrgetter("_id")
@@ -394,11 +394,11 @@ _VALUE_RULES: dict[str, tuple] = {
 # x**k for a number k (op "**2", "**-1", ...): k * x**(k-1), a constant k when k == 1.
 # `sum` (vsum) needs no rule: every local derivative is the constant 1.
 #
-# The fused nodes of training (`dot`/dense, the losses, the L2 penalty) have no Value
-# rule: they are expanded instead, i.e. build the graph from primitives (MLP(x,
-# fused=False), (z - t)**2, ...) to differentiate it twice. Why: a fused node stores
-# only numbers (which inputs were constants, the target, alpha are not kept), so a
-# Value rule would need more state on every node of the training hot path, which is
+# The fused nodes of training (the `dot` nodes of dense, the losses, the L2 penalty)
+# have no Value rule: they are expanded instead, i.e. build the graph from primitives
+# (MLP(x, fused=False), (z - t)**2, ...) to differentiate it twice. Why: a fused node
+# stores only numbers (which inputs were constants, the target, alpha are not kept), so
+# a Value rule would need more state on every node of the training hot path, which is
 # the one place where speed matters; the unfused graph computes the same numbers.
 _FUSED = frozenset({"dot", "mse", "hinge", "bce", "xent", "l2"})
 
@@ -529,18 +529,12 @@ def _power(x: float, k: float, what: str) -> float:
     return out
 
 
-def dot(w: Sequence[Value], x: Sequence, b: Value) -> Value:
-    """w·x + b as one node (a fused neuron), with the local gradients of every input.
-
-    The same value as building sum(wi*xi) + b node by node, with 1 node instead of 2n+1:
-    d/dwi = xi, d/dxi = wi, d/db = 1. `x` holds Values or plain numbers (numbers are
-    constants and get no gradient).
-    """
-    return dense([w], [b], x)[0]
-
-
 def dense(ws: Sequence[Sequence[Value]], bs: Sequence[Value], x: Sequence) -> list[Value]:
-    """[w·x + b for each (w, b)]: a layer of fused neurons reading the inputs once."""
+    """[w·x + b for each (w, b)]: a layer of fused neurons reading the inputs once.
+
+    One node per neuron instead of 2n+1: d/dwi = xi, d/dxi = wi, d/db = 1. `x` holds
+    Values or plain numbers (numbers are constants and get no gradient).
+    """
     n = len(x)
     try:
         if n and isinstance(x[0], Value):  # hidden layers: every input is a node

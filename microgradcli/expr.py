@@ -221,92 +221,117 @@ def parse_expression(text: str) -> Expression:
         raise InputError(f"an expression must be text, not {type(text).__name__}")
     if not text.strip():
         raise InputError("empty expression; give one such as '3*x**2 - 4*x + 5'")
-    tokens = _tokenize(text)
-    ahead = next(tokens)
-    program: list[tuple] = []
-    # Stack of pending operators: ('(', col), ('call', name, col), ('op', symbol, col).
-    stack: list[tuple] = []
-    variables: dict[str, None] = {}
-    expect_operand = True
-    prev = None  # the previous token, for hints
-    while True:
-        kind, value, col = ahead
-        if kind != "end":
-            ahead = next(tokens)
-        if expect_operand:
-            if kind == "num":
-                program.append(("num", value))
-                expect_operand = False
-            elif kind == "name":
-                if ahead[0] == "(":
-                    if value not in FUNCTIONS:
-                        if value in CONSTANTS:
-                            what = f"{value} is a constant, not a function"
-                        else:
-                            what = f"unknown function {value}() (known functions: {_KNOWN})"
-                        raise ExpressionError(text, col, what)
-                    stack.append(("call", value, col))
-                    ahead = next(tokens)  # the '(' belongs to the call
-                    prev = ("(", "(")
-                    continue
-                elif value in FUNCTIONS:
-                    raise ExpressionError(
-                        text, col, f"{value} is a function; call it as {value}(...)"
-                    )
-                elif value in CONSTANTS:
-                    program.append(("const", value))
-                    expect_operand = False
-                else:
-                    program.append(("var", value))
-                    variables.setdefault(value, None)
-                    expect_operand = False
-            elif kind == "(":
-                stack.append(("(", None, col))
-            elif kind == "-":
-                stack.append(("op", "neg", col))
-            elif kind == "+":
-                pass  # unary plus changes nothing
-            else:
-                raise ExpressionError(text, col, _expected_operand(kind, value, prev, stack))
-        else:
-            if kind in _PREC:  # a binary operator
-                prec = _PREC[kind]
-                right = kind == "**"
-                while stack and stack[-1][0] == "op":
-                    top = _PREC[stack[-1][1]]
-                    if top > prec or (top == prec and not right):
-                        program.append(_op_item(stack.pop()[1]))
-                    else:
-                        break
-                stack.append(("op", kind, col))
-                expect_operand = True
-            elif kind == ")":
-                while stack and stack[-1][0] == "op":
-                    program.append(_op_item(stack.pop()[1]))
-                if not stack:
-                    raise ExpressionError(text, col, "unmatched ')'")
-                opener = stack.pop()
-                if opener[0] == "call":
-                    program.append(("call", opener[1]))
-            elif kind == ",":
-                opener = next((s for s in reversed(stack) if s[0] != "op"), None)
-                if opener is not None and opener[0] == "call":
-                    what = f"{opener[1]}() takes exactly one argument"
-                else:
-                    what = "commas (tuples) are not allowed"
-                raise ExpressionError(text, col, what)
+    return _Parser(text).parse()
+
+
+class _Parser:
+    """Shunting-yard: operands go straight to the postfix program; operators wait on a
+    stack until one that binds less tightly, a ')' or the end sends them there."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.program: list[tuple] = []
+        # Pending operators: ('(', None, col), ('call', name, col), ('op', symbol, col).
+        self.stack: list[tuple] = []
+        self.variables: dict[str, None] = {}  # in order of first appearance
+        self.call: tuple[str, int] | None = None  # a function name whose '(' comes next
+        self.prev = None  # the previous token, for hints
+
+    def parse(self) -> Expression:
+        tokens = _tokenize(self.text)
+        ahead = next(tokens)
+        expect_operand = True
+        while True:
+            kind, value, col = ahead
+            if kind != "end":
+                ahead = next(tokens)
+            if expect_operand:
+                expect_operand = self._operand(kind, value, col, calls=ahead[0] == "(")
             elif kind == "end":
-                while stack:
-                    item = stack.pop()
-                    if item[0] != "op":
-                        at = item[2] + (len(item[1]) if item[0] == "call" else 0)
-                        raise ExpressionError(text, at, "this '(' is never closed")
-                    program.append(_op_item(item[1]))
-                break
+                self._finish()
+                return Expression(self.text, self.program, list(self.variables))
             else:
-                raise ExpressionError(text, col, _expected_operator(kind, value, prev))
-        prev = (kind, value)
-    return Expression(text, program, list(variables))
+                expect_operand = self._operator(kind, value, col)
+            self.prev = (kind, value)
+
+    def _operand(self, kind: str, value, col: int, calls: bool) -> bool:
+        """A token where an operand must begin; True while one still must (after '(',
+        a unary sign or a function's name)."""
+        if kind == "num":
+            self.program.append(("num", value))
+            return False
+        if kind == "name":
+            return self._name(value, col, calls)
+        if kind == "(":
+            if self.call is not None:  # the '(' of a function call
+                self.stack.append(("call", *self.call))
+                self.call = None
+            else:
+                self.stack.append(("(", None, col))
+        elif kind == "-":
+            self.stack.append(("op", "neg", col))
+        elif kind != "+":  # unary plus changes nothing
+            what = _expected_operand(kind, value, self.prev, self.stack)
+            raise ExpressionError(self.text, col, what)
+        return True
+
+    def _name(self, name: str, col: int, calls: bool) -> bool:
+        """A variable, a constant, or (calls: '(' follows) a function's name."""
+        if calls:
+            if name not in FUNCTIONS:
+                if name in CONSTANTS:
+                    what = f"{name} is a constant, not a function"
+                else:
+                    what = f"unknown function {name}() (known functions: {_KNOWN})"
+                raise ExpressionError(self.text, col, what)
+            self.call = (name, col)
+            return True
+        if name in FUNCTIONS:
+            raise ExpressionError(self.text, col, f"{name} is a function; call it as {name}(...)")
+        if name in CONSTANTS:
+            self.program.append(("const", name))
+        else:
+            self.program.append(("var", name))
+            self.variables.setdefault(name, None)
+        return False
+
+    def _operator(self, kind: str, value, col: int) -> bool:
+        """A token after a complete operand; True when it needs another operand."""
+        if kind in _PREC:  # a binary operator; only ** groups from the right
+            prec = _PREC[kind]
+            self._unwind(lambda top: top > prec or (top == prec and kind != "**"))
+            self.stack.append(("op", kind, col))
+            return True
+        if kind == ")":
+            self._unwind(lambda top: True)
+            if not self.stack:
+                raise ExpressionError(self.text, col, "unmatched ')'")
+            opener = self.stack.pop()
+            if opener[0] == "call":
+                self.program.append(("call", opener[1]))
+            return False
+        if kind == ",":
+            opener = next((s for s in reversed(self.stack) if s[0] != "op"), None)
+            if opener is not None and opener[0] == "call":
+                what = f"{opener[1]}() takes exactly one argument"
+            else:
+                what = "commas (tuples) are not allowed"
+            raise ExpressionError(self.text, col, what)
+        raise ExpressionError(self.text, col, _expected_operator(kind, value, self.prev))
+
+    def _unwind(self, first) -> None:
+        """Move pending operators to the program while `first(their precedence)` holds."""
+        while self.stack and self.stack[-1][0] == "op" and first(_PREC[self.stack[-1][1]]):
+            self.program.append(_op_item(self.stack.pop()[1]))
+
+    def _finish(self) -> None:
+        """At the end: every pending operator to the program; an open '(' is an error."""
+        while self.stack:
+            item = self.stack.pop()
+            if item[0] != "op":
+                at = item[2] + (len(item[1]) if item[0] == "call" else 0)
+                raise ExpressionError(self.text, at, "this '(' is never closed")
+            self.program.append(_op_item(item[1]))
 
 
 def _op_item(symbol: str) -> tuple:

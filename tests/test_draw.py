@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from microgradcli import draw
 from microgradcli.checkpoint import Checkpoint
 from microgradcli.cli import app
-from microgradcli.engine import Value, dot, vsum
+from microgradcli.engine import Value, dense, vsum
 from microgradcli.errors import InputError, MgError
 from microgradcli.nn import MLP
 
@@ -126,7 +126,7 @@ def test_dot_of_the_lecture_neuron():
 def test_names_constants_fused_ops_and_escaping():
     w = [Value(0.5, label="w1"), Value(-1.0, label="w2")]
     b = Value(0.1, label="b")
-    z = dot(w, [2.0, 3.0], b) * 2.5  # 2.5 becomes an unlabelled constant leaf
+    z = dense([w], [b], [2.0, 3.0])[0] * 2.5  # 2.5 becomes an unlabelled constant leaf
     s = vsum([z, Value(1.0, label='a<b|"c"'), Value(2.0, label="tab\there\x01")])
     s.backward()
     assert [draw.node_name(v) for v in draw.trace(s)[0]] == [

@@ -11,7 +11,7 @@ import sympy
 from hypothesis import given
 from hypothesis import strategies as st
 
-from microgradcli.engine import Value, dot, vsum
+from microgradcli.engine import Value, dense, vsum
 from microgradcli.errors import MathDomainError, MgError
 
 REL = 1e-9
@@ -241,7 +241,7 @@ def test_dot_matches_unfused_graph():
     w = [Value(0.3), Value(-1.2), Value(2.0)]
     b = Value(0.1)
     xs = [Value(1.5), Value(-0.5), Value(0.25)]
-    fused = dot(w, xs, b).tanh()
+    fused = dense([w], [b], xs)[0].tanh()
     fused.backward()
     g_fused = [p.grad for p in (*w, *xs, b)]
     for p in (*w, *xs, b):
@@ -259,9 +259,9 @@ def test_dot_matches_unfused_graph():
 def test_dot_with_numbers_and_mixed_inputs():
     w = [Value(2.0), Value(3.0)]
     b = Value(1.0)
-    assert dot(w, [1.0, 2.0], b).data == 9.0
+    assert dense([w], [b], [1.0, 2.0])[0].data == 9.0
     x2 = Value(2.0)
-    out = dot(w, [1.0, x2], b)
+    out = dense([w], [b], [1.0, x2])[0]
     out.backward()
     assert out.data == 9.0
     assert (w[0].grad, w[1].grad, x2.grad, b.grad) == (1.0, 2.0, 3.0, 1.0)
@@ -354,7 +354,7 @@ def test_repr_and_label():
         (lambda: Value(1e308) + Value(1e308), "overflow"),
         (lambda: Value(10.0) ** 400, "overflow"),
         (lambda: Value(-2.0) ** Value(2.0), "positive base"),
-        (lambda: dot([Value(1e200)], [1e200], Value(0.0)), "overflow"),
+        (lambda: dense([[Value(1e200)]], [Value(0.0)], [1e200])[0], "overflow"),
     ],
 )
 def test_domain_errors_name_the_operation(make, words):
@@ -442,7 +442,7 @@ def test_division_has_its_own_local_derivatives():
 
 def test_fused_ops_say_nan_for_a_nan_input_and_overflow_for_an_overflow():
     with pytest.raises(MathDomainError, match="an input is nan"):
-        dot([Value(NAN)], [1.0], Value(0.0))
+        dense([[Value(NAN)]], [Value(0.0)], [1.0])[0]
     with pytest.raises(MathDomainError, match="an input is nan"):
         vsum([Value(1.0), Value(NAN)])
     with pytest.raises(MathDomainError, match="^overflow in a sum"):

@@ -11,10 +11,10 @@ import pytest
 import sympy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_expr import _SYMBOLS, VARIABLES, _expressions, _real, _to_sympy
+from test_expr import _SYMBOLS, _SYMPY_FUNCTIONS, VARIABLES, _expressions, _real, _to_sympy
 
 from microgradcli.derivatives import central_difference, derivatives, hessian
-from microgradcli.engine import Value, dot, grad, vsum
+from microgradcli.engine import Value, dense, grad, vsum
 from microgradcli.errors import GraphTooLarge, MathDomainError
 from microgradcli.expr import FUNCTIONS, parse_expression
 from microgradcli.newton import SingularMatrix, gradient_descent, newton, solve
@@ -34,18 +34,21 @@ def _close(ours: float, exact: float, scale: float = 1.0) -> bool:
 # -- the library: engine.grad ---------------------------------------------------------------
 
 
+# d^k/dx^k tanh(x) at x = 1 for k = 1..6 (sympy, 30 digits); test_cli_newton uses them too
+TANH_AT_1 = [
+    0.41997434161402607,
+    -0.6397000084492245,
+    0.62162668077129626,
+    0.66509104475050168,
+    -5.5568935584737198,
+    13.624075441312104,
+]
+
+
 def test_tanh_first_six_derivatives_at_1():
-    expected = [
-        0.41997434161402607,
-        -0.6397000084492245,
-        0.62162668077129626,
-        0.66509104475050168,
-        -5.5568935584737198,
-        13.624075441312104,
-    ]
     x = Value(1.0)
     d = x.tanh()
-    for want in expected:
+    for want in TANH_AT_1:
         d = grad(d, x, create_graph=True)
         assert math.isclose(d.data, want, rel_tol=1e-12), (d.data, want)
 
@@ -74,7 +77,7 @@ def test_sum_has_its_rule_and_fused_ops_ask_to_be_expanded():
     s = vsum([x * x, x])
     assert grad(grad(s, x, create_graph=True), x).data == 2.0
     w = [Value(2.0)]
-    n = dot(w, [x], Value(0.0))
+    n = dense([w], [Value(0.0)], [x])[0]
     assert grad(n, x).data == 2.0  # a float pass is fine
     with pytest.raises(ValueError, match="fused 'dot' node has no Value rule"):
         grad(n, x, create_graph=True)
@@ -212,15 +215,7 @@ def test_hessians_of_random_expressions_match_sympy(seed):
         terms.append(f"{rng.randint(1, 3)}*{fn}({a}*{b} - {rng.randint(0, 2)}) + {a}**2*{b}")
     text = " + ".join(terms)
     symbols = {n: sympy.Symbol(n, real=True) for n in names}
-    env = {
-        **symbols,
-        "sin": sympy.sin,
-        "cos": sympy.cos,
-        "tanh": sympy.tanh,
-        "exp": sympy.exp,
-        "sigmoid": lambda a: 1 / (1 + sympy.exp(-a)),
-    }
-    reference = sympy.sympify(text, locals=env)
+    reference = sympy.sympify(text, locals={**symbols, **_SYMPY_FUNCTIONS})
     at = {n: rng.randint(-8, 8) / 8 for n in names}
     expression = parse_expression(text)
     h = hessian(expression, at)
@@ -237,7 +232,8 @@ def test_hessians_of_random_expressions_match_sympy(seed):
 
 
 def _random_graph(rng: random.Random, xs: list, ops):
-    """A random graph over the inputs xs, built with `ops` (engine Values or torch)."""
+    """A random graph over the inputs xs, built with `ops`: Value (its methods called as
+    Value.tanh(a)) or torch."""
     pool = list(xs)
     for _ in range(rng.randint(3, 8)):
         a, b = rng.choice(pool), rng.choice(pool)
@@ -260,24 +256,6 @@ def _random_graph(rng: random.Random, xs: list, ops):
     return out
 
 
-class _EngineOps:
-    @staticmethod
-    def tanh(a):
-        return a.tanh()
-
-    @staticmethod
-    def sin(a):
-        return a.sin()
-
-    @staticmethod
-    def exp(a):
-        return a.exp()
-
-    @staticmethod
-    def sigmoid(a):
-        return a.sigmoid()
-
-
 @pytest.mark.parametrize("seed", range(8))
 def test_second_derivatives_and_hessians_match_torch(seed):
     torch = pytest.importorskip("torch")
@@ -285,7 +263,7 @@ def test_second_derivatives_and_hessians_match_torch(seed):
     n = rng.randint(1, 4)
     start = [rng.uniform(-1, 1) for _ in range(n)]
     xs = [Value(v) for v in start]
-    out = _random_graph(random.Random(seed), xs, _EngineOps)
+    out = _random_graph(random.Random(seed), xs, Value)
     tx = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in start]
     tout = _random_graph(random.Random(seed), tx, torch)
     assert _close(out.data, tout.item())

@@ -6,6 +6,7 @@ import json
 import math
 import os
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -35,6 +36,22 @@ def emit(text: str) -> None:
     """Write one line of human output to stdout and flush."""
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
+
+
+def table(
+    header: Sequence[str], rows: Sequence[Sequence[str]], right: frozenset[int] = frozenset()
+) -> str:
+    """Plain-text columns two spaces apart, each as wide as its widest cell (the columns
+    numbered in `right` aligned right), no trailing spaces."""
+    lines = [header, *rows]
+    widths = [max(len(r[k]) for r in lines) for k in range(len(header))]
+    return "\n".join(
+        "  ".join(
+            c.rjust(w) if k in right else c.ljust(w)
+            for k, (c, w) in enumerate(zip(r, widths, strict=True))
+        ).rstrip()
+        for r in lines
+    )
 
 
 def fancy_stderr(quiet: bool = False) -> bool:

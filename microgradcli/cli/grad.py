@@ -9,7 +9,7 @@ import typer
 
 from microgradcli.assignments import GivenTwice, merge, parse_assignments, parse_line
 from microgradcli.cli._app import ExprCommand, app
-from microgradcli.cli._common import emit, emit_json, read_stdin_text, warn, warn_unused
+from microgradcli.cli._common import emit, emit_json, read_stdin_text, table, warn, warn_unused
 from microgradcli.errors import InputError, MathDomainError, MgError
 
 _AT_HELP = (
@@ -338,7 +338,7 @@ def _orders_text(result: dict, batch: bool) -> str:
                 c = checks[name][k - 1]
                 row += [_fmt(c["numeric"]), _err(c["abs_error"])]
         rows.append(row)
-    return f"value = {_fmt(result['value'])}\n" + _table(header, rows)
+    return f"value = {_fmt(result['value'])}\n" + table(header, rows)
 
 
 def _hessian_text(result: dict, batch: bool) -> str:
@@ -355,12 +355,12 @@ def _hessian_text(result: dict, batch: bool) -> str:
         return lines[0] + "\n(no variables: no Hessian)"
     lines.append(f"hessian (d2f/da db, rows and columns {', '.join(names)}):")
     lines.append(
-        _table(["", *names], [[a, *map(_fmt, row)] for a, row in zip(names, matrix, strict=True)])
+        table(["", *names], [[a, *map(_fmt, row)] for a, row in zip(names, matrix, strict=True)])
     )
     if check:
         lines.append("central differences:")
         rows = [[a, *map(_fmt, row)] for a, row in zip(names, check["numeric"], strict=True)]
-        lines.append(_table(["", *names], rows))
+        lines.append(table(["", *names], rows))
         lines.append(f"max abs error {_err(_max_error(check))}")
     return "\n".join(lines)
 
@@ -375,21 +375,13 @@ def _nodes_table(nodes) -> str:
     lines = ["", "graph size (Values each result depends on; each order builds on the last):"]
     if isinstance(nodes, dict) and all(isinstance(v, int) for v in nodes.values()):
         rows = [[what, f"{n:,}"] for what, n in nodes.items()]
-        return "\n".join(lines + [_table(["of", "nodes"], rows)])
+        return "\n".join(lines + [table(["of", "nodes"], rows)])
     names = list(nodes)
     if not names:
         return "\n".join(lines + ["no variables"])
     count = len(nodes[names[0]])
     rows = [["f" if k == 0 else str(k), *(f"{nodes[n][k]:,}" for n in names)] for k in range(count)]
-    return "\n".join(lines + [_table(["order", *(f"d^k/d{n}^k" for n in names)], rows)])
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(r[k]) for r in [header, *rows]) for k in range(len(header))]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-        for r in [header, *rows]
-    )
+    return "\n".join(lines + [table(["order", *(f"d^k/d{n}^k" for n in names)], rows)])
 
 
 def _err(x: float | None) -> str:
@@ -412,11 +404,6 @@ def _steps_table(steps: list[dict], blank_first: bool) -> str:
                 else ("", "", "", "", "")
             )
             rows.append((*node_cols, inp["node"], _fmt(inp["local"]), _fmt(inp["passed"])))
-    widths = [max(len(r[k]) for r in [header, *rows]) for k in range(len(header))]
     lines.append("backward pass, in the order it runs (each input's grad += local d * grad):")
-    for r in [header, *rows]:
-        cells = [r[0].rjust(widths[0])] + [
-            c.ljust(w) for c, w in zip(r[1:], widths[1:], strict=True)
-        ]
-        lines.append("  ".join(cells).rstrip())
+    lines.append(table(header, rows, right=frozenset({0})))
     return "\n".join(lines)

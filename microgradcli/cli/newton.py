@@ -7,7 +7,7 @@ import typer
 
 from microgradcli.assignments import merge, parse_assignments
 from microgradcli.cli._app import ExprCommand, app
-from microgradcli.cli._common import emit, emit_json, warn_unused
+from microgradcli.cli._common import emit, emit_json, table, warn_unused
 from microgradcli.errors import InputError, JobFailed, MathDomainError
 
 
@@ -30,13 +30,11 @@ def newton(
     ),
     json_out: bool = typer.Option(False, "--json", help="One JSON object per step."),
 ) -> None:
-    """Minimise EXPR with Newton's method (x <- x - f'/f''; several variables: solve
-    H d = grad f), or with --root find a zero of it (x <- x - f/f').
+    """Minimise EXPR with Newton's method, or with --root find a zero of it.
 
-    The derivatives come from the engine's backward pass, differentiated again for
-    the Hessian. One line per step: k, x, f(x), |grad f|, the step's size. Exit 0
-    when it converged, 1 when it did not (a singular Hessian, divergence, --iters
-    reached).
+    A minimising step is x <- x - f'/f'' (several variables: x <- x - d, with d solving H d = grad f); a --root step is x <- x - f/f'. The derivatives come from the engine's backward pass, differentiated again for the Hessian.
+
+    One line per step: k, x, f(x), |grad f|, the step's size. Exit 0 when it converged, 1 when it did not (a singular Hessian, divergence, --iters reached).
 
     Examples:
 
@@ -160,8 +158,4 @@ def _table(summaries, names: list[str]) -> str:
         [m, str(o.steps), o.result, *(_fmt(o.x[n]) for n in names), _fmt(o.f, "n/a")]
         for m, o in summaries
     ]
-    widths = [max(len(r[k]) for r in [header, *rows]) for k in range(len(header))]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-        for r in [header, *rows]
-    )
+    return table(header, rows)
