@@ -175,6 +175,18 @@ def test_only_a_non_empty_no_color_or_a_true_ci_turns_the_bar_off(tmp_path, extr
 
 
 # -- 3. resume as printed --------------------------------------------------------------------------
+def _piped(args: list, cwd: Path) -> subprocess.Popen:
+    """mg as a real process with stdout and stderr on pipes (text), e.g. to send it SIGINT."""
+    return subprocess.Popen(
+        [*MG, *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+        env=_env(),
+    )
+
+
 def _hint(stderr: str) -> list[str]:
     match = re.search(r"continue with: (mg .*)$", stderr, re.M)
     assert match, stderr
@@ -186,14 +198,7 @@ def _hint(stderr: str) -> list[str]:
 def test_the_resume_hint_after_ctrl_c_works_as_printed(tmp_path):
     args = ["train", ROOT / "configs/moons.yaml", "--out", "runs/cc", "--json"]
     args += ["--set", "data.n_samples=20", "--set", "train.epochs=600"]
-    p = subprocess.Popen(
-        [*MG, *map(str, args)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-        env=_env(),
-    )
+    p = _piped(args, tmp_path)
     assert json.loads(p.stdout.readline())["epoch"] == 1
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=60)
@@ -236,14 +241,7 @@ def test_ctrl_c_says_so_at_once_and_a_second_one_stops_now(tmp_path):
     # full-batch steps of 1500 samples through 32x32 hidden units: about a second each
     args = ["train", ROOT / "configs/moons.yaml", "--out", "r", "--json", "--set", "train.epochs=3"]
     args += ["--set", "data.n_samples=1500", "--set", "model.hidden=[32,32]"]
-    p = subprocess.Popen(
-        [*MG, *map(str, args)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-        env=_env(),
-    )
+    p = _piped(args, tmp_path)
     assert json.loads(p.stdout.readline())["epoch"] == 1  # epoch 2's one step has begun
     p.send_signal(signal.SIGINT)
     assert p.stderr.readline() == "stopping after this step (Ctrl-C again to stop now)\n"
@@ -270,14 +268,7 @@ def _rss_mb(pid: int) -> float:
 def test_ctrl_c_interrupts_data_generation(tmp_path):
     args = ["train", ROOT / "configs/moons.yaml", "--out", "r", "--set", "train.batch_size=10"]
     args += ["--set", "data.n_samples=2000000", "--set", "train.epochs=1"]
-    p = subprocess.Popen(
-        [*MG, *map(str, args)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-        env=_env(),
-    )
+    p = _piped(args, tmp_path)
     while _rss_mb(p.pid) < 150 and p.poll() is None:  # generating: memory grows
         time.sleep(0.01)
     p.send_signal(signal.SIGINT)
