@@ -194,7 +194,8 @@ def output_format(
     if suffix not in by_suffix:
         shown = f"extension {suffix!r}" if suffix else "no extension"
         ends = _either(list(by_suffix))
-        raise InputError(f"{path}: {shown}; the output must end in {ends} (or give --format)")
+        what = f"{path}: {shown}; the output must end in {ends}"
+        raise InputError(f"{what} (or name the format)", kind="output_suffix", what=what)
     return by_suffix[suffix]
 
 

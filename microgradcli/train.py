@@ -101,13 +101,6 @@ def resolve_run_dir(config: Config, out: str | Path | None = None) -> Path:
     return Path("runs") / config.name
 
 
-def _shell(path: Path) -> str:
-    """A path as a shell word, for hints that are commands to paste."""
-    import shlex
-
-    return shlex.quote(str(path))
-
-
 def is_run_file(name: str) -> bool:
     # A run's own files, and temporary files of an atomic write killed mid-way.
     return name in RUN_FILES or (name.startswith(".") and name.endswith(".tmp"))
@@ -677,11 +670,18 @@ class _Run:
         """Save the last good checkpoint and the summary, then raise JobFailed."""
         ck = self.save(epoch)
         self.summarize("diverged", f"diverged at epoch {epoch + 1}: {r.failure}", ck, wall)
-        raise JobFailed(
+        what = (
             f"training diverged at epoch {epoch + 1} ({r.failure}); lower train.lr "
             f"(it was {r.lr:g}). The log and the last good checkpoint (epoch {ck.epoch}) are "
-            f"in {self.run_dir}; continue with: mg train --resume "
-            f"{_shell(self.run_dir)} --set train.lr={self.tc.lr / 10:g}"
+            f"in {self.run_dir}"
+        )
+        setting = f"train.lr={self.tc.lr / 10:g}"
+        raise JobFailed(
+            f"{what}; continue it with resume={str(self.run_dir)!r} and {setting}",
+            kind="diverged",
+            what=what,
+            run_dir=self.run_dir,
+            setting=setting,
         )
 
     def finish(self, stopped: StopReason, epoch: int, wall: float) -> TrainResult:

@@ -206,6 +206,9 @@ def test_divergence_stops_with_job_failed_and_keeps_the_last_good_checkpoint(tmp
         )
     msg = str(info.value)
     assert "training diverged at epoch" in msg and "lower train.lr" in msg
+    # a library caller passes arguments: the advice names them, not the CLI's flags
+    assert f"resume={str(tmp_path / 'run')!r} and train.lr=1e+08" in msg and "--" not in msg
+    assert info.value.kind == "diverged" and info.value.facts["setting"] == "train.lr=1e+08"
     d = tmp_path / "run"
     recs = log_of(d)
     ck = load_checkpoint(d / "model.json")
