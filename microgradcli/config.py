@@ -62,8 +62,17 @@ def whole_number(v: Any) -> Any:
     return v
 
 
+def flag(v: Any) -> Any:
+    """A true/false field takes true or false only: `exact: 1` or `"no"` is refused, as the
+    JSON Schema refuses it (pydantic alone would convert)."""
+    if not isinstance(v, bool):
+        raise PydanticCustomError("bool_type", "Input should be true or false")
+    return v
+
+
 Number = Annotated[float, BeforeValidator(number)]
 Whole = Annotated[int, BeforeValidator(whole_number)]
+Flag = Annotated[bool, BeforeValidator(flag)]
 
 
 class _Section(BaseModel):
@@ -80,7 +89,7 @@ class _DataCommon(_Section):
         lt=1.0,
         description="Fraction of the samples held out for validation (chosen by a seeded shuffle).",
     )
-    normalize: bool = Field(
+    normalize: Flag = Field(
         False,
         description="Standardize every feature with the training set's mean and standard deviation.",
     )
@@ -128,7 +137,7 @@ class CsvData(_DataCommon):
         description="The target column: a header name or a 0-based index (negative counts "
         "from the end); null = the last column.",
     )
-    header: bool | None = Field(
+    header: Flag | None = Field(
         None, description="Whether the first row names the columns; null = detect it."
     )
     delimiter: str = Field(",", min_length=1, max_length=1, description="The field separator.")
@@ -231,6 +240,14 @@ class ModelConfig(_Section):
 class TrainConfig(_Section):
     """The loss, the optimiser and its learning-rate schedule."""
 
+    # exact: false only with engine: tensor, in the schema too (editors agree with mg)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"not": {"required": ["engine"], "properties": {"engine": {"const": "tensor"}}}},
+            "then": {"properties": {"exact": {"const": True}}},
+        }
+    )
+
     epochs: Whole = Field(100, ge=1, description="Epochs in total (a resumed run counts them all).")
     loss: Literal[tuple(LOSSES)] = Field(
         "hinge",
@@ -281,11 +298,21 @@ class TrainConfig(_Section):
         description="scalar: a graph node per number (the lesson); tensor: numpy arrays with "
         "their own small engine (microgradcli.tensor), the same numbers much faster.",
     )
-    exact: bool = Field(
+    exact: Flag = Field(
         True,
         description="tensor only: true gives the scalar engine's losses and weights bit for bit; "
         "false allows BLAS and numpy's own functions (faster, equal to about 1e-9).",
     )
+
+    @model_validator(mode="after")
+    def _exact_is_the_tensor_engines(self) -> TrainConfig:
+        if not self.exact and self.engine == "scalar":  # would be ignored: say so instead
+            raise ValueError(
+                "exact is false but engine is scalar: exact: false applies to the tensor "
+                "engine only (the scalar engine is always exact); set engine: tensor, or "
+                "drop exact"
+            )
+        return self
 
 
 class OutputConfig(_Section):

@@ -347,7 +347,7 @@ def test_any_valid_override_round_trips_through_the_dump(
     assert Config.model_validate(yaml.safe_load(dump_config(cfg))) == cfg
 
 
-def test_the_schema_and_mg_agree_on_sources_and_quoted_numbers(tmp_path):
+def test_the_schema_and_mg_agree_on_sources_quoted_numbers_and_flags(tmp_path):
     """mg schema gives editors data.source as an enum, and refuses quoted numbers as mg does."""
     jsonschema = pytest.importorskip("jsonschema")
     from microgradcli.config import SOURCES, config_schema
@@ -367,7 +367,21 @@ def test_the_schema_and_mg_agree_on_sources_and_quoted_numbers(tmp_path):
             assert any("is not one of" in e.message for e in errors)
         text = yaml_dump(doc)
         assert f"{key}: must be" in error_of(write(tmp_path, text)), text
-    for ok in ({"train": {"epochs": 10, "lr": 1}}, {"data": {"source": "moons"}}):
+    # true/false fields take true or false; exact: false only with the tensor engine
+    for doc, says in (
+        ({"train": {"exact": 1}}, "train.exact: must be true or false (got 1)"),
+        ({"data": {"source": "moons", "normalize": "no"}}, "data.normalize: must be true or"),
+        ({"train": {"exact": False}}, "train: exact is false but engine is scalar"),
+        ({"train": {"exact": False, "engine": "scalar"}}, "train: exact is false but engine"),
+    ):
+        assert list(validator.iter_errors(doc)), doc
+        assert says in error_of(write(tmp_path, yaml_dump(doc))), doc
+    for ok in (
+        {"train": {"epochs": 10, "lr": 1}},
+        {"data": {"source": "moons"}},
+        {"train": {"engine": "tensor", "exact": False}},
+        {"train": {"engine": "scalar", "exact": True}},
+    ):
         assert not list(validator.iter_errors(ok))
         load_config(write(tmp_path, yaml_dump(ok)))
 
