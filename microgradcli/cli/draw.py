@@ -80,9 +80,10 @@ def draw(
         help="auto: Graphviz's dot when installed (the built-in layout if it fails).",
     ),
 ) -> None:
-    """Draw a computation graph: a box per value (its name over its data and
-    its grad after backward; hover for the whole subexpression) and a small
-    node per operation, left to right.
+    """Draw a computation graph: a box per value, a small node per operation.
+
+    Each box shows a value's name over its data and its grad after backward (hover
+    for the whole subexpression); the graph reads left to right.
 
     The format follows --format, else the -o extension (.svg .png .dot .gv
     .html). HTML is one self-contained page that steps through the backward
