@@ -27,7 +27,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from microgradcli.activations import HIDDEN, OUTPUT
-from microgradcli.errors import InputError
+from microgradcli.errors import InputError, option_error
 from microgradcli.fileio import read_input
 from microgradcli.limits import check_config_size
 from microgradcli.losses import LOSSES
@@ -501,12 +501,24 @@ def _dotted(path: tuple) -> str:
 
 
 class ConfigError(InputError):
-    """Problems in a config. `override` is the --set (KEY=VALUE) the first one came from, or
-    None (it came from the file); `rest` is the message after that first problem's place."""
+    """Problems in a config. `override` is the override (KEY=VALUE) the first one came
+    from, or None (it came from the file); `rest` is the message after that first
+    problem's place. The place of an override is 'override KEY=VALUE' here; the CLI,
+    whose overrides are --set options, says '--set KEY=VALUE' (kind "override")."""
 
     def __init__(self, place: str, rest: str, override: str | None = None):
-        super().__init__(f"{place}: {rest}")
+        if override is None:
+            super().__init__(f"{place}: {rest}")
+        else:  # place is _overridden(override)
+            super().__init__(
+                f"{place}: {rest}", kind="override", override=override, tail=f": {rest}"
+            )
         self.override, self.rest = override, rest
+
+
+def _overridden(override: str) -> str:
+    """How the library names the place of an override (KEY=VALUE, or KEY)."""
+    return f"override {override}"
 
 
 class _Where:
@@ -537,7 +549,7 @@ class _Where:
     def __call__(self, path: tuple) -> str:
         override = self.override(path)
         if override is not None:
-            return f"--set {override}"
+            return _overridden(override)
         for n in range(len(path), -1, -1):
             if path[:n] in self.lines:
                 return f"{self.name}:{self.lines[path[:n]]}"
@@ -755,19 +767,22 @@ def parse_override(text: str) -> tuple[tuple[str, ...], Any]:
     key, sep, value = text.partition("=")
     key = key.strip()
     if not sep or not _OVERRIDE_KEY.match(key):
-        raise InputError(
-            f"malformed --set {text!r}: expected KEY.PATH=VALUE, e.g. --set train.lr=0.1 "
-            "or --set model.hidden=[32,32]"
+        raise option_error(
+            InputError,
+            "malformed {o[set]} {t!r}: expected KEY.PATH=VALUE, e.g. train.lr=0.1 "
+            "or model.hidden=[32,32]",
+            t=text,
         )
     try:
-        _check_yaml_shape(value, f"--set {key}")
+        _check_yaml_shape(value, _overridden(key))
         parsed = yaml.load(value, Loader=_Loader)  # noqa: S506 (a SafeLoader)
+    except InputError as e:  # too deep or too large: the same error, its place an override
+        tail = str(e).removeprefix(_overridden(key))
+        raise InputError(str(e), kind="override", override=key, tail=tail) from None
     except yaml.YAMLError as e:
         problem = getattr(e, "problem", None) or str(e)
-        raise InputError(
-            f"--set {text}: the value is not valid YAML ({problem}); quote strings, "
-            "write lists as [1, 2]"
-        ) from None
+        rest = f"the value is not valid YAML ({problem}); quote strings, write lists as [1, 2]"
+        raise ConfigError(_overridden(text), rest, text) from None
     return tuple(key.split(".")), parsed
 
 
@@ -779,9 +794,9 @@ def _apply_override(raw: dict, path: tuple[str, ...], value: Any, text: str) -> 
             child = node[part] = {}
         elif not isinstance(child, dict):
             raise ConfigError(
-                f"--set {text}",
+                _overridden(text),
                 f"{_dotted(path[: i + 1])} is a value, not a section; "
-                f"set it with --set {_dotted(path[: i + 1])}=VALUE",
+                f"set {_dotted(path[: i + 1])}=VALUE instead",
                 text,
             )
         node = child

@@ -22,10 +22,11 @@ class MgError(Exception):
 
 
 class _Names(dict):
-    """Option names in a library message: the parameter's own name (max_nodes)."""
+    """Option names in a library message: the parameter's own name (max_nodes); the CLI's
+    --set is the library's override."""
 
     def __missing__(self, key: str) -> str:
-        return key
+        return "override" if key == "set" else key
 
 
 def advice(template: str, names: type[dict] = _Names, **values: Any) -> str:

@@ -263,12 +263,18 @@ def test_parse_override(text, path, value):
 
 @pytest.mark.parametrize("text", ["train.lr", "=3", "train..lr=1", "train.lr-1", "1x=2"])
 def test_malformed_set_says_the_expected_form(text):
-    with pytest.raises(InputError, match=r"expected KEY\.PATH=VALUE, e\.g\. --set train\.lr=0\.1"):
+    from microgradcli.cli._app import _render
+
+    with pytest.raises(InputError, match=r"expected KEY\.PATH=VALUE, e\.g\. train\.lr=0\.1") as e:
         parse_override(text)
+    assert str(e.value).startswith(f"malformed override {text!r}")  # the library's word
+    assert _render(e.value).startswith(f"malformed --set {text!r}")  # the CLI's flag
 
 
 def test_set_with_bad_yaml_value():
-    with pytest.raises(InputError, match=r"--set model\.hidden=\[1,: the value is not valid YAML"):
+    with pytest.raises(
+        InputError, match=r"override model\.hidden=\[1,: the value is not valid YAML"
+    ):
         parse_override("model.hidden=[1,")
 
 
@@ -276,13 +282,18 @@ def test_overrides_apply_and_are_validated(tmp_path):
     p = write(tmp_path, "train:\n  lr: 1.0\n")
     cfg, _ = load_config(p, ["train.lr=0.25", "model.hidden=[3]", "output.checkpoint_every=2"])
     assert (cfg.train.lr, cfg.model.hidden, cfg.output.checkpoint_every) == (0.25, [3], 2)
-    assert error_of(p, ["train.lr=-2"]) == "--set train.lr=-2: train.lr: must be > 0 (got -2)"
+    assert error_of(p, ["train.lr=-2"]) == "override train.lr=-2: train.lr: must be > 0 (got -2)"
     assert error_of(p, ["train.epocs=5"]) == (
-        "--set train.epocs=5: train.epocs: unknown key; did you mean 'epochs'?"
+        "override train.epocs=5: train.epocs: unknown key; did you mean 'epochs'?"
     )
-    assert "--set trian.lr=1: trian: unknown key; did you mean 'train'?" in error_of(
+    assert "override trian.lr=1: trian: unknown key; did you mean 'train'?" in error_of(
         p, ["trian.lr=1"]
     )
+    from microgradcli.cli._app import _render  # the CLI names the same place by its flag
+
+    with pytest.raises(InputError) as e:
+        load_config(p, ["train.lr=-2"])
+    assert _render(e.value) == "--set train.lr=-2: train.lr: must be > 0 (got -2)"
     assert "train.lr is a value, not a section" in error_of(p, ["train.lr.x=1"])
 
 

@@ -229,6 +229,7 @@ _IN_FLAGS: dict[str, Callable[..., str]] = {
     ),
     "output_suffix": lambda what: f"{what} (or give --format)",
     "options": lambda template, values: advice(template, _Flags, **values),
+    "override": lambda override, tail: f"--set {override}{tail}",
     "html_by_graphviz": lambda: (
         "--format html is drawn with the built-in layout; drop --renderer graphviz"
     ),
