@@ -156,7 +156,7 @@ def _identical_graph(
             for p in params:
                 p.data -= 0.1 * p.grad
         times.append(time.perf_counter() - t0)
-        if not nodes and hasattr(loss, "_prev"):
+        if not nodes and hasattr(loss, "children"):  # mg only
             nodes = _count(loss)
         if not natural:
             del inputs, scores, losses, loss
@@ -170,7 +170,7 @@ def _count(root) -> int:
     seen, stack = {id(root)}, [root]
     while stack:
         v = stack.pop()
-        for c in v._prev:
+        for c in v.children:
             if id(c) not in seen:
                 seen.add(id(c))
                 stack.append(c)
