@@ -92,15 +92,17 @@ def _overflow(what: str) -> MathDomainError:
 
 @contextmanager
 def checks_at_end() -> Iterator[None]:
-    """Within the block, ops keep their results instead of checking each for inf and nan;
-    one pass over all of them at the end raises the MathDomainError of the first op (in
-    the order they ran) whose result was not finite, as checking each would have. An
-    error raised in the block is reported after such an op's, which came first."""
+    """Within the block, ops keep their results instead of checking each for inf and nan
+    (and numpy does not warn of them); one pass over all of them at the end raises the
+    MathDomainError of the first op (in the order they ran) whose result was not finite,
+    as checking each would have. An error raised in the block is reported after such an
+    op's, which came first."""
     before = _PENDING[0]
     pending: list = []
     _PENDING[0] = pending
     try:
-        yield
+        with np.errstate(all="ignore"):
+            yield
     except Exception:
         _raise_first(pending)
         raise
