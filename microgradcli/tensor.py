@@ -37,7 +37,6 @@ __all__ = [
     "ACTIVATIONS",
     "Tensor",
     "bce",
-    "checks_at_end",
     "cross_entropy",
     "dense",
     "exact",
@@ -53,7 +52,7 @@ __all__ = [
 _ids = count()  # creation order: every node is created after its children
 _by_id = attrgetter("_id")
 _EXACT = [True]
-_PENDING: list[list | None] = [None]  # within checks_at_end(): (result, op) to check there
+_add = np.add.reduce
 
 
 @contextmanager
@@ -76,45 +75,11 @@ def _array(x) -> np.ndarray:
 
 
 def _check(d: np.ndarray, what: str) -> np.ndarray:
-    """d, or a MathDomainError naming the op if any element is inf or nan (within
-    checks_at_end(), d is kept to be checked there)."""
-    pending = _PENDING[0]
-    if pending is not None:
-        pending.append((d, what))
-    elif not np.isfinite(d).all():
-        raise _overflow(what)
+    """d, or a MathDomainError naming the op if any element is inf or nan. One sum tells
+    (it is finite when every element is); only a sum that overflows needs a second look."""
+    if not math.isfinite(_add(d, None)) and not np.isfinite(d).all():
+        raise MathDomainError(f"overflow in {what}: the result is not a finite number")
     return d
-
-
-def _overflow(what: str) -> MathDomainError:
-    return MathDomainError(f"overflow in {what}: the result is not a finite number")
-
-
-@contextmanager
-def checks_at_end() -> Iterator[None]:
-    """Within the block, ops keep their results instead of checking each for inf and nan
-    (and numpy does not warn of them); one pass over all of them at the end raises the
-    MathDomainError of the first op (in the order they ran) whose result was not finite,
-    as checking each would have. An error raised in the block is reported after such an
-    op's, which came first."""
-    before = _PENDING[0]
-    pending: list = []
-    _PENDING[0] = pending
-    try:
-        with np.errstate(all="ignore"):
-            yield
-    except Exception:
-        _raise_first(pending)
-        raise
-    finally:
-        _PENDING[0] = before
-    _raise_first(pending)
-
-
-def _raise_first(pending: list) -> None:
-    """The MathDomainError of the first (result, op) with an element that is inf or nan."""
-    if pending and not np.isfinite(np.concatenate([d.ravel() for d, _ in pending])).all():
-        raise _overflow(next(what for d, what in pending if not np.isfinite(d).all()))
 
 
 def _map(f: Callable[[float], float], a: np.ndarray) -> np.ndarray:

@@ -107,13 +107,12 @@ def train_step(
     Returns (summed data loss, correct count) as the scalar step does; `index` holds the
     rows' class indices (task.target_index of each target), to count them at once."""
     net.zero_grad()
-    with T.checks_at_end():  # the forward's results in one pass, not op by op
+    with np.errstate(all="ignore"):  # the ops check for inf and nan: no warnings
         z = net(x)
         data_loss = T.total(sample_losses(loss, z, targets), reduction)
         obj = data_loss + T.l2_penalty([net.all], l2) if l2 else data_loss
-    with np.errstate(all="ignore"):  # an overflow from here on shows in the weights
         obj.backward()
-        optimizer.step_flat(net.flat, net.grad, lr)
+        optimizer.step_flat(net.flat, net.grad, lr)  # an overflow here shows in the weights
     if not np.isfinite(net.flat).all():
         raise MathDomainError("a weight became infinite or NaN after the update")
     if not task.classifier:
