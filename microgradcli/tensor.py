@@ -52,7 +52,7 @@ __all__ = [
 _ids = count()  # creation order: every node is created after its children
 _by_id = attrgetter("_id")
 _EXACT = [True]
-_add = np.add.reduce
+_sum = np.add.reduce  # x.sum(axis) without the method's Python wrapper
 
 
 @contextmanager
@@ -77,7 +77,7 @@ def _array(x) -> np.ndarray:
 def _check(d: np.ndarray, what: str) -> np.ndarray:
     """d, or a MathDomainError naming the op if any element is inf or nan. One sum tells
     (it is finite when every element is); only a sum that overflows needs a second look."""
-    if not math.isfinite(_add(d, None)) and not np.isfinite(d).all():
+    if not math.isfinite(_sum(d, None)) and not np.isfinite(d).all():
         raise MathDomainError(f"overflow in {what}: the result is not a finite number")
     return d
 
@@ -532,7 +532,7 @@ def dense(x, w: Tensor, b: Tensor, activation: str) -> Tensor:
                 xt._set_grad(_dot_rows(_g(xt), g.T[::-1, :, None], wd[::-1, None, :]))
         else:
             w._add_grad(g.T @ xd)
-            b._add_grad(g.sum(axis=0))
+            b._add_grad(_sum(g, 0))
             if xt is not None:
                 xt._add_grad(g @ wd)
 

@@ -21,7 +21,7 @@ from microgradcli.nn import MLP
 from microgradcli.tasks import Task
 from microgradcli.tensor import Tensor
 
-__all__ = ["TensorMLP", "forward_rows"]
+__all__ = ["TensorMLP", "forward_rows", "objective", "train_step"]
 
 CHUNK = 256  # rows per forward call when no graph is kept (bounds exact mode's memory)
 
@@ -45,9 +45,6 @@ class TensorMLP:
             w, b = _leaf(block[:, :nin], grad[:, :nin]), _leaf(block[:, nin], grad[:, nin])
             self.layers.append((w, b, layer.activation))
             offset += nout * (nin + 1)
-
-    def tensors(self) -> list[Tensor]:
-        return [t for w, b, _ in self.layers for t in (w, b)]
 
     def pull(self) -> None:
         """Read the weights from the MLP's Values (after they were loaded or restored)."""
@@ -90,6 +87,16 @@ def sample_losses(loss: str, z: Tensor, targets) -> Tensor:
     return getattr(T, loss)(z, targets)
 
 
+def objective(
+    net: TensorMLP, x: np.ndarray, targets: np.ndarray, loss: str, reduction: str, l2: float
+) -> tuple[Tensor, Tensor, Tensor]:
+    """A step's graph: (outputs, data loss, data loss + the L2 penalty on every weight)."""
+    z = net(x)
+    data_loss = T.total(sample_losses(loss, z, targets), reduction)
+    obj = data_loss + T.l2_penalty([net.all], l2) if l2 else data_loss
+    return z, data_loss, obj
+
+
 def train_step(
     net: TensorMLP,
     x: np.ndarray,
@@ -108,9 +115,7 @@ def train_step(
     rows' class indices (task.target_index of each target), to count them at once."""
     net.zero_grad()
     with np.errstate(all="ignore"):  # the ops check for inf and nan: no warnings
-        z = net(x)
-        data_loss = T.total(sample_losses(loss, z, targets), reduction)
-        obj = data_loss + T.l2_penalty([net.all], l2) if l2 else data_loss
+        z, data_loss, obj = objective(net, x, targets, loss, reduction, l2)
         obj.backward()
         optimizer.step_flat(net.flat, net.grad, lr)  # an overflow here shows in the weights
     if not np.isfinite(net.flat).all():
@@ -118,7 +123,7 @@ def train_step(
     if not task.classifier:
         right = 0
     elif index is not None:
-        right = int((task.labels_array(z.data) == index).sum())
+        right = int(np.count_nonzero(task.labels_array(z.data) == index))
     else:
         right = sum(map(task.correct, z.data.tolist(), targets.tolist()))  # integer sum
     return float(data_loss.data) * (len(x) if reduction == "mean" else 1.0), right
