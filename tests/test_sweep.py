@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -186,6 +188,20 @@ def test_bad_sweep_file_on_the_command_line_is_one_error_line_exit_2(tmp_path):
     assert "Traceback" not in r.stderr
     r = mg("sweep", str(tmp_path / "missing.yaml"), cwd=tmp_path)
     assert r.returncode == 2 and "no such sweep file" in r.stderr
+
+
+def test_a_training_config_given_as_the_sweep_file_says_so_in_one_line(tmp_path):
+    config = Path(__file__).resolve().parents[1] / "configs" / "moons.yaml"
+    r = mg("sweep", str(config), cwd=tmp_path, timeout=60)
+    assert r.returncode == 2 and r.stdout == "", r.stderr
+    assert len(r.stderr.splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.startswith(f"error: {config}: this is a training config (data, model, train)")
+    assert "sweeps/moons-lr.yaml: base: ../configs/moons.yaml, parameters: {" in r.stderr
+    assert r.stderr.rstrip().endswith(f"to train it once: mg train {config}")
+    assert not (tmp_path / "runs").exists()
+    # a sweep file with a training key among its own is a sweep file with a mistake in it
+    with pytest.raises(InputError, match="s.yaml:2: model: unknown key"):
+        load_sweep(write(tmp_path, "base: base.yaml\nmodel: {hidden: [2]}\n"))
 
 
 def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path):
@@ -391,8 +407,6 @@ def test_a_worker_of_another_mg_version_is_refused(tmp_path, cluster):
 
 def test_unreachable_scheduler_is_one_error_and_the_env_default(tmp_path):
     pytest.importorskip("distributed")
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # nobody listens there once closed
@@ -409,8 +423,6 @@ def test_unreachable_scheduler_is_one_error_and_the_env_default(tmp_path):
     assert r.returncode == 2 and r.stderr.startswith("error: cannot reach the Dask scheduler")
     assert len(r.stderr.splitlines()) == 1, r.stderr
     # something that accepts and says nothing (a web server, the dashboard's port): no hang
-    import threading
-
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen()
@@ -457,6 +469,74 @@ def test_unreachable_scheduler_is_one_error_and_the_env_default(tmp_path):
     assert r.returncode == 0, r.stderr
 
 
+def _garbage_server() -> socket.socket:
+    """A TCP server on 127.0.0.1 that answers every connection with bytes that are not
+    Dask's and then keeps it open until the other side closes it."""
+
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.sendall(b"HELLO, this is not Dask\r\n" * 8)
+                while conn.recv(65536):
+                    pass
+            except OSError:
+                pass
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:  # closed: the test is over
+                return
+            threading.Thread(target=answer, args=(conn,), daemon=True).start()
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    threading.Thread(target=serve, daemon=True).start()
+    return server
+
+
+def test_a_scheduler_address_that_answers_garbage_is_one_error_line(tmp_path):
+    pytest.importorskip("distributed")
+    server = _garbage_server()
+    try:
+        where = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+        r = mg("sweep", str(write(tmp_path, RUN)), "--scheduler", where, cwd=tmp_path, timeout=60)
+    finally:
+        server.close()
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.startswith(f"error: what answers at {where} is not a Dask scheduler")
+    assert len(r.stderr.splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_workers_address_is_not_the_schedulers(tmp_path, cluster):
+    worker = sorted(_worker_addresses(cluster))[0]
+    r = mg("sweep", str(write(tmp_path, RUN)), "--scheduler", worker, cwd=tmp_path, timeout=60)
+    assert r.returncode == 2, r.stderr
+    assert f"{worker} is a Dask worker, not the scheduler" in r.stderr
+    assert f"its scheduler is at {cluster.address}" in r.stderr
+    assert len(r.stderr.splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr
+
+
+def test_a_worker_that_cannot_import_mg_is_one_error_line(tmp_path, cluster):
+    preload = tmp_path / "no_mg.py"
+    preload.write_text("import sys\nsys.modules['microgradcli'] = None  # import fails\n")
+    w = cluster.add_worker("--preload", str(preload))
+    try:
+        cluster.wait_for_workers(len([x for x in cluster.workers if x.poll() is None]))
+        r = mg("sweep", str(write(tmp_path, RUN)), "--scheduler", cluster.address, cwd=tmp_path)
+    finally:
+        cluster.kill(w)
+    assert r.returncode == 2, r.stderr
+    assert (
+        r.stderr.startswith("error: the Dask cluster cannot run mg (")
+        and "microgradcli" in r.stderr
+    )
+    assert len(r.stderr.splitlines()) == 1 and not (tmp_path / "runs").exists()
+
+
 def test_ctrl_c_keeps_finished_trials_and_resume_finishes(tmp_path):
     path = write(tmp_path, RUN.replace("[1, 2]", "[1, 2, 3]"), epochs=20)
     env = {**os.environ, "NO_COLOR": "1"}
@@ -501,6 +581,12 @@ def test_diverged_is_recorded_a_crash_fails_the_sweep_at_the_end(tmp_path):
     # stderr is not a terminal: no bar, one plain line per trial
     assert "\x1b" not in r.stderr and r.stderr.count("\n[") == 2 and "[2/2]" in r.stderr
     assert ": diverged (" in r.stderr
+    # its error names the trial's folder (which keeps the last good checkpoint), not the
+    # worker's temporary one
+    diverged = next(t for t in trials.values() if t["status"] == "diverged")
+    assert "diverged" in diverged["error"] and "train.lr" in diverged["error"], diverged
+    assert diverged["run_dir"] in diverged["error"] and "mg-trial-" not in diverged["error"]
+    assert (tmp_path / diverged["run_dir"] / "model.json").is_file()
     (tmp_path / "csv.yaml").write_text("data: {source: csv, path: gone.csv}\ntrain: {epochs: 2}\n")
     (tmp_path / "c.yaml").write_text("base: csv.yaml\nparameters: {train.lr: [0.1, 0.2]}\n")
     r = mg("sweep", "c.yaml", "--jobs", "1", cwd=tmp_path)
