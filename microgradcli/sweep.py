@@ -990,6 +990,10 @@ class Outcome:
     seconds: float
     interrupted: bool = False
 
+    def ended(self, status: str) -> list[dict]:
+        """The result lines of the trials that ended so: ok, diverged or failed."""
+        return [r for r in self.results if r["status"] == status]
+
 
 CONNECT_TIMEOUT = 5.0  # seconds to reach a scheduler before giving up (one error, exit 2)
 PROBE_TIMEOUT = 3.0  # seconds a scheduler may take to say its first bytes

@@ -32,6 +32,17 @@ def emit_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
+def emit_json_piped(obj: Any) -> bool:
+    """emit_json, or False when the reader has left (`--json | head`); stdout then goes
+    to /dev/null, so that later writes and the exit-time flush cannot fail again."""
+    try:
+        emit_json(obj)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return False
+    return True
+
+
 def emit(text: str) -> None:
     """Write one line of human output to stdout and flush."""
     sys.stdout.write(text + "\n")
