@@ -637,6 +637,18 @@ def test_plot_sweep_one_point_per_trial_log_axis_colours_for_the_rest(tmp_path):
         sweep_data(tmp_path, "train.lr")
 
 
+def test_log_axis_choice_for_huge_values_is_quiet():
+    pytest.importorskip("matplotlib")
+    import warnings
+
+    from microgradcli.plot import _log_spaced
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's overflow warning would reach stderr
+        assert _log_spaced([0.01, 0.1, 1.0, 1.0e200]) and _log_spaced([1e100, 1e200, 1e300])
+        assert not _log_spaced([float(v) for v in range(1, 11)])
+
+
 def test_progress_bar_on_a_terminal_only_and_clean_stdout(tmp_path):
     pty = pytest.importorskip("pty")
     path = write(tmp_path, RUN)
