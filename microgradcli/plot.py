@@ -1169,13 +1169,13 @@ def _plotted_metric(plan: dict[str, Any], by: str, metric: str | None) -> tuple[
     keys = list(plan["parameters"])
     if by not in keys:
         have = ", ".join(keys) if keys else "none: it varies only the seed"
-        raise InputError(
-            f"--by {by}: not a parameter of sweep {plan.get('name')} (its parameters: {have})"
-        )
+        what = f"{by}: not a parameter of sweep {plan.get('name')} (its parameters: {have})"
+        raise InputError(f"by {what}", kind="option_value", option="by", what=what)
     saved = plan.get("metric") or {}
     metric = metric or saved.get("name") or "loss"
     if metric not in METRICS:
-        raise InputError(f"--metric {metric}: must be one of {', '.join(METRICS)}")
+        what = f"{metric}: must be one of {', '.join(METRICS)}"
+        raise InputError(f"metric {what}", kind="option_value", option="metric", what=what)
     return metric, saved.get("at", "last") if metric == saved.get("name") else "last"
 
 

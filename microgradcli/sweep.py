@@ -13,7 +13,7 @@ trial's numbers are those `mg train <its config.yaml>` gives, bit for bit (same 
 checked on every worker before the first trial, and again by each trial).
 
 Trial ids are a hash of the resolved config (without its name), so the same point and
-seed always get the same folder, and `--resume` knows what is finished.
+seed always get the same folder, and a resumed sweep knows what is finished.
 """
 
 from __future__ import annotations
@@ -318,7 +318,9 @@ def _validate_spec(raw: dict, where: Callable[[tuple], str]) -> SweepFile:
 def _check_swept_key(key: str, where: str) -> None:
     path = ("parameters", key)
     if not _OVERRIDE_KEY.match(key):
-        raise _bad(where, path, "not a config key path; write it as --set names it, e.g. train.lr")
+        raise _bad(
+            where, path, "not a config key path (sections and keys joined by dots, e.g. train.lr)"
+        )
     if key in ("seed", "name") or key.startswith("output.dir"):
         hint = {"seed": "list the seeds under seeds: instead"}.get(
             key, "the sweep sets it for each trial"
@@ -574,12 +576,14 @@ def _check_metric_split(sweep: Sweep, trials: list[Trial]) -> None:
         return
     no_val = next((t for t in trials if t.config["data"]["val_split"] == 0), None)
     if no_val is not None:
-        raise InputError(
+        what = (
             f"{sweep.where('metric', 'name')}: metric.name: {metric.name} needs a validation "
             f"split, but data.val_split is 0 in {sweep.base_path.name}"
             + (f" for {no_val.label()}" if no_val.params else "")
-            + "; set one (e.g. --set data.val_split=0.2) or rank by loss"
+            + "; rank by loss, or set one, e.g."
         )
+        setting = "data.val_split=0.2"
+        raise InputError(f"{what} {setting}", kind="setting", what=what, setting=setting)
 
 
 def make_plan(sweep: Sweep) -> Plan:
@@ -832,42 +836,58 @@ def best_trial(group: Group, metric: str, goal: str) -> dict | None:
 
 # -- the sweep folder ---------------------------------------------------------------------
 def sweep_dir_for(plan: Plan, out: str | Path | None = None) -> Path:
-    """--out, else runs/sweeps/<name> (relative to the current folder)."""
+    """out, else runs/sweeps/<name> (relative to the current folder)."""
     if out is not None:
         if not str(out).strip():
-            raise InputError("--out is empty; give a folder, e.g. --out runs/sweeps/try2")
+            raise InputError(
+                "the sweep folder is empty text; give a folder, e.g. runs/sweeps/try2",
+                kind="sweep_out_empty",
+            )
         return Path(out)
     return Path("runs") / "sweeps" / plan.sweep.name
 
 
+def _unusable(what: str) -> InputError:
+    return InputError(f"{what}; choose another folder", kind="run_dir_unusable", what=what)
+
+
+def _swept(sweep_dir: Path, entry: str) -> bool:
+    """An entry of a sweep folder that mg sweep writes: the plan, the results, a
+    temporary file, a trial's folder holding only run files."""
+    if entry in ("sweep.yaml", "results.jsonl") or (entry[:1] == "." and entry.endswith(".tmp")):
+        return True
+    d = sweep_dir / entry
+    return bool(_ID.match(entry)) and d.is_dir() and _only_run_files(d)
+
+
 def _prepare_dir(sweep_dir: Path, resume: bool, force: bool) -> None:
+    """The sweep folder can take the sweep: it is new or empty, or the sweep is resumed,
+    or (force) it holds only an earlier sweep's files, which are deleted."""
     if sweep_dir.exists() and not sweep_dir.is_dir():
-        raise InputError(f"{sweep_dir}: exists and is not a folder; choose another --out")
+        raise _unusable(f"{sweep_dir}: exists and is not a folder")
     if not sweep_dir.exists() or resume:
         return
     entries = sorted(os.listdir(sweep_dir))
     if not entries:
         return
-    is_sweep = "sweep.yaml" in entries or "results.jsonl" in entries
     if not force:
-        if is_sweep:
+        if "sweep.yaml" in entries or "results.jsonl" in entries:
             raise InputError(
-                f"{sweep_dir}: holds a sweep already; add --resume to finish it (finished "
-                "trials are kept), --force to start over, or --out to choose another folder"
+                f"{sweep_dir}: holds a sweep already; resume it (finished trials are kept), "
+                "force a start over, or choose another folder",
+                kind="sweep_dir_taken",
+                sweep_dir=sweep_dir,
             )
-        raise InputError(f"{sweep_dir}: the folder holds files; choose another --out")
-    foreign = [
-        e
-        for e in entries
-        if e not in ("sweep.yaml", "results.jsonl")
-        and not (e.startswith(".") and e.endswith(".tmp"))
-        and not (_ID.match(e) and (sweep_dir / e).is_dir() and _only_run_files(sweep_dir / e))
-    ]
+        raise _unusable(f"{sweep_dir}: the folder holds files")
+    foreign = [e for e in entries if not _swept(sweep_dir, e)]
     if foreign:
         shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
         raise InputError(
-            f"{sweep_dir}: refusing to --force: the folder holds files mg sweep did not write "
-            f"({shown}); choose another --out"
+            f"{sweep_dir}: refusing to start the sweep over: the folder holds files mg did "
+            f"not write ({shown}); choose another folder",
+            kind="run_dir_foreign",
+            run_dir=sweep_dir,
+            shown=shown,
         )
     for e in entries:
         p = sweep_dir / e
@@ -1018,7 +1038,7 @@ class _NoSigint:
 
 
 class _InProcess:
-    """--jobs 1: trials one after the other, in this process."""
+    """One job: trials one after the other, in this process."""
 
     workers = 1
     describe = "in this process"
@@ -1132,17 +1152,27 @@ def _check_reachable(address: str) -> None:
 
     scheme, sep, _ = address.strip().partition("://")
     if sep and scheme not in backends:  # Dask's client would fail, then hang in its cleanup
-        raise InputError(
-            f"--scheduler {address}: Dask has no {scheme}:// addresses (it has "
+        what = (
+            f"{address}: Dask has no {scheme}:// addresses (it has "
             f"{', '.join(f'{k}://' for k in sorted(backends))}); e.g. tcp://10.0.0.5:8786"
         )
+        raise InputError(f"scheduler {what}", kind="option_value", option="scheduler", what=what)
     m = re.match(r"^(?:tcp://)?\[?([^\[\]/]+?)\]?:(\d+)$", address.strip())
     if not m:
         if sep and scheme != "tcp":
             return
-        raise InputError(f"--scheduler {address}: expected an address such as tcp://10.0.0.5:8786")
+        what = f"{address}: expected an address such as tcp://10.0.0.5:8786"
+        raise InputError(f"scheduler {what}", kind="option_value", option="scheduler", what=what)
     _check_speaks_first(address, m.group(1), int(m.group(2)))
     _check_handshake(address)
+
+
+def _unreachable(address: str, reason: str) -> InputError:
+    what = (
+        f"cannot reach the Dask scheduler at {address} ({reason}); start one with "
+        "`dask scheduler` and check the address"
+    )
+    return InputError(f"{what}, or run the trials locally", kind="scheduler_unreachable", what=what)
 
 
 def _check_speaks_first(address: str, host: str, port: int) -> None:
@@ -1157,11 +1187,7 @@ def _check_speaks_first(address: str, host: str, port: int) -> None:
             except TimeoutError:
                 first = b""
     except OSError as e:
-        reason = e.strerror or str(e) or type(e).__name__
-        raise InputError(
-            f"cannot reach the Dask scheduler at {address} ({reason}); start one with "
-            "`dask scheduler` and check the address, or run locally without --scheduler"
-        ) from None
+        raise _unreachable(address, e.strerror or str(e) or type(e).__name__) from None
     if not first:
         raise InputError(
             f"what answers at {address} is not a Dask scheduler (it said nothing in "
@@ -1249,10 +1275,7 @@ class _Dask:
             reason = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
             if not isinstance(e, (OSError, TimeoutError)):
                 reason = f"what answered is not a Dask scheduler: {reason}"
-            raise InputError(
-                f"cannot reach the Dask scheduler at {address} ({reason}); start one with "
-                "`dask scheduler` and check the address, or run locally without --scheduler"
-            ) from None
+            raise _unreachable(address, reason) from None
         try:
             self.client.wait_for_workers(1, timeout=WORKER_WAIT)
         except (TimeoutError, OSError):
@@ -1365,12 +1388,14 @@ class _Dask:
 
 
 def choose_backend(jobs: int | None, scheduler: str | None, n_trials: int):
-    """Where trials run: a Dask scheduler, this process (--jobs 1), or local processes
+    """Where trials run: a Dask scheduler, this process (one job), or local processes
     (Dask's LocalCluster when installed, else a ProcessPoolExecutor)."""
     if scheduler is not None:
         if not dask_available():
             raise InputError(
-                "--scheduler needs Dask; install the sweep extra: pip install 'microgradcli[sweep]'"
+                "a Dask scheduler needs Dask (the distributed package); install the sweep "
+                "extra: pip install 'microgradcli[sweep]'",
+                kind="scheduler_needs_dask",
             )
         return _Dask(address=scheduler)
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)

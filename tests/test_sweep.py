@@ -204,6 +204,30 @@ def test_a_training_config_given_as_the_sweep_file_says_so_in_one_line(tmp_path)
         load_sweep(write(tmp_path, "base: base.yaml\nmodel: {hidden: [2]}\n"))
 
 
+def test_the_library_names_no_flags_and_the_cli_words_them(tmp_path):
+    pytest.importorskip("distributed")
+    from microgradcli.cli._app import _render
+    from microgradcli.sweep import run_sweep, sweep_dir_for
+
+    plan = make_plan(load_sweep(write(tmp_path, RUN)))
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "results.jsonl").write_text("")
+    no_val = tmp_path / "v.yaml"
+    no_val.write_text("base: base.yaml\nset: {data.val_split: 0.0}\nmetric: {name: val_loss}\n")
+    calls = {
+        "--out is empty": lambda: sweep_dir_for(plan, " "),
+        "add --resume to finish it": lambda: run_sweep(plan, out=tmp_path / "taken"),
+        "--scheduler http://127.0.0.1:8787: Dask has no": lambda: run_sweep(
+            plan, scheduler="http://127.0.0.1:8787"
+        ),
+        "e.g. --set data.val_split=0.2": lambda: make_plan(load_sweep(no_val)),
+    }
+    for cli_words, call in calls.items():
+        with pytest.raises(InputError) as e:
+            call()
+        assert "--" not in str(e.value) and cli_words in _render(e.value), _render(e.value)
+
+
 def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path):
     r = mg("sweep", str(write(tmp_path, GRID)), "--dry-run", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
