@@ -54,7 +54,7 @@ from microgradcli.config import (  # a sweep file is read as a config is: the sa
     load_config,
 )
 from microgradcli.errors import InputError, JobFailed, MgError
-from microgradcli.fileio import read_text, write_atomic
+from microgradcli.fileio import finite_or_null, read_text, write_atomic
 
 __all__ = [
     "METRICS",
@@ -710,18 +710,17 @@ def run_trial(payload: dict[str, Any], should_stop: Callable[[], bool] | None = 
 
 
 # -- results --------------------------------------------------------------------------------
-def _log_records(data: bytes | None) -> list[dict]:
-    if not data:
-        return []
-    recs = []
-    for line in data.decode("utf-8").splitlines():
+def _json_objects(text: str) -> list[dict]:
+    """The JSON objects of a JSON-lines text; a line torn by a killed process is skipped."""
+    objects = []
+    for line in text.splitlines():
         try:
-            rec = json.loads(line)
+            obj = json.loads(line)
         except json.JSONDecodeError:
             continue
-        if isinstance(rec, dict):
-            recs.append(rec)
-    return recs
+        if isinstance(obj, dict):
+            objects.append(obj)
+    return objects
 
 
 def trial_metrics(records: list[dict], metric: Metric) -> tuple[dict[str, Any], int | None]:
@@ -738,7 +737,7 @@ def trial_metrics(records: list[dict], metric: Metric) -> tuple[dict[str, Any], 
 
 
 def _result_line(plan: Plan, trial: Trial, res: dict, run_dir: Path | None) -> dict:
-    records = _log_records(res["files"].get("log.jsonl"))
+    records = _json_objects(res["files"].get("log.jsonl", b"").decode("utf-8"))
     metrics, epoch = trial_metrics(records, plan.sweep.metric)
     return {
         "sweep": plan.sweep.name,
@@ -772,15 +771,7 @@ def read_results(path: str | Path) -> list[dict]:
     if p.is_dir():
         p = p / "results.jsonl"
     text = read_text(p, "results file", missing_hint="run the sweep first: mg sweep SWEEP_FILE")
-    out = []
-    for line in text.splitlines():
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(rec, dict) and isinstance(rec.get("id"), str):
-            out.append(rec)
-    return out
+    return [r for r in _json_objects(text) if isinstance(r.get("id"), str)]
 
 
 @dataclass
@@ -972,16 +963,6 @@ class _Results:
 
     def close(self) -> None:
         os.close(self.fd)
-
-
-def _nan_free(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _nan_free(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_nan_free(v) for v in obj]
-    return obj
 
 
 # -- where trials run ---------------------------------------------------------------------
@@ -1479,7 +1460,7 @@ def _run_trials(
             continue
         trial = by_id[res["id"]]
         run_dir = _store_files(trial, res["files"], results.path.parent / trial.id)
-        line = _nan_free(_result_line(plan, trial, res, run_dir))
+        line = finite_or_null(_result_line(plan, trial, res, run_dir))
         if results.add(line):
             lines.append(line)
             emit("result", line)

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import typer
 
-from microgradcli.assignments import merge, parse_assignments
 from microgradcli.cli._app import ExprCommand, app
-from microgradcli.cli._common import emit, emit_json, table, warn_unused
+from microgradcli.cli._common import at_values, emit, emit_json, table, warn_unused
 from microgradcli.errors import InputError, JobFailed, MathDomainError
 
 
@@ -81,9 +80,7 @@ def _check_modes(expr: str, names: list[str], root: bool, compare_gd: bool) -> N
 
 def _start(expression, at: list[str]) -> dict[str, float]:
     """The start from --at: every variable given, f defined there."""
-    start: dict[str, float] = {}
-    for text in at:
-        merge(start, parse_assignments(text, f"--at {text!r}"), "--at")
+    start = at_values(at)
     warn_unused(expression, start, set())
     missing = [n for n in expression.variables if n not in start]
     if missing:
