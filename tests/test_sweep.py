@@ -49,11 +49,22 @@ metric: {name: val_loss}
 """
 
 
-def mg(*args: str, cwd: Path, timeout: float = 90, **kw) -> subprocess.CompletedProcess:
-    env = {**os.environ, "NO_COLOR": "1"}
-    env.pop("DASK_SCHEDULER_ADDRESS", None)
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "DASK_SCHEDULER_ADDRESS"}
+    return {**env, "NO_COLOR": "1", **extra}
+
+
+def mg(*args: str, cwd: Path, timeout: float = 90, env=None) -> subprocess.CompletedProcess:
+    """mg in a process of its own, without a $DASK_SCHEDULER_ADDRESS unless env gives one."""
     return subprocess.run(
-        [*MG, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env, **kw
+        [*MG, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env or _env()
+    )
+
+
+def mg_piped(*args: str, cwd: Path) -> subprocess.Popen:
+    """mg started, its stdout and stderr read as it runs."""
+    return subprocess.Popen(
+        [*MG, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env()
     )
 
 
@@ -391,14 +402,8 @@ def _worker_addresses(cluster) -> set[str]:
 
 def test_a_worker_killed_mid_sweep_every_trial_once(tmp_path, cluster):
     path = write(tmp_path, RUN.replace("[1, 2]", "[1, 2, 3, 4]"), epochs=25)
-    env = {**os.environ, "NO_COLOR": "1"}
-    p = subprocess.Popen(
-        [*MG, "sweep", str(path), "--scheduler", cluster.address, "--out", "k", "--json"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
+    p = mg_piped(
+        "sweep", str(path), "--scheduler", cluster.address, "--out", "k", "--json", cwd=tmp_path
     )
     try:
         first = p.stdout.readline()  # one trial finished: the others are under way
@@ -463,33 +468,12 @@ def test_unreachable_scheduler_is_one_error_and_the_env_default(tmp_path):
     assert r.returncode == 2 and "Dask has no http:// addresses" in r.stderr, r.stderr
     assert len(r.stderr.splitlines()) == 1, r.stderr
     # DASK_SCHEDULER_ADDRESS is the default; an explicit --jobs runs locally instead
-    env = {**os.environ, "NO_COLOR": "1", "DASK_SCHEDULER_ADDRESS": f"tcp://127.0.0.1:{port}"}
-    r = subprocess.run(
-        [*MG, "sweep", "s.yaml", "--dry-run"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    env = _env(DASK_SCHEDULER_ADDRESS=f"tcp://127.0.0.1:{port}")
+    r = mg("sweep", "s.yaml", "--dry-run", cwd=tmp_path, env=env, timeout=30)
     assert r.returncode == 0, r.stderr  # a dry run needs no scheduler
-    r = subprocess.run(
-        [*MG, "sweep", "s.yaml", "-q"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    r = mg("sweep", "s.yaml", "-q", cwd=tmp_path, env=env, timeout=30)
     assert r.returncode == 2 and f"127.0.0.1:{port}" in r.stderr
-    r = subprocess.run(
-        [*MG, "sweep", "s.yaml", "-q", "--jobs", "1", "--set", "train.epochs=1"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    r = mg("sweep", "s.yaml", "-q", "--jobs", "1", "--set", "train.epochs=1", cwd=tmp_path, env=env)
     assert r.returncode == 0, r.stderr
 
 
@@ -563,15 +547,7 @@ def test_a_worker_that_cannot_import_mg_is_one_error_line(tmp_path, cluster):
 
 def test_ctrl_c_keeps_finished_trials_and_resume_finishes(tmp_path):
     path = write(tmp_path, RUN.replace("[1, 2]", "[1, 2, 3]"), epochs=20)
-    env = {**os.environ, "NO_COLOR": "1"}
-    p = subprocess.Popen(
-        [*MG, "sweep", str(path), "--jobs", "1", "--json"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    p = mg_piped("sweep", str(path), "--jobs", "1", "--json", cwd=tmp_path)
     try:
         first = p.stdout.readline()
         assert first, p.stderr.read()
