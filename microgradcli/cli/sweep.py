@@ -258,12 +258,12 @@ def _where_to_run(jobs: int | None, scheduler: str | None, resume: bool, force: 
     """--scheduler, else $DASK_SCHEDULER_ADDRESS unless --jobs says local processes."""
     from microgradcli.errors import InputError
 
-    if resume and force:
-        raise InputError("--resume keeps finished trials and --force deletes them; choose one")
     if scheduler is not None and jobs is not None:
         raise InputError(
             "--jobs is for local processes; with --scheduler the cluster's workers run the trials"
         )
+    if resume and force:
+        raise InputError("--resume keeps finished trials and --force deletes them; choose one")
     if scheduler is None and jobs is None:
         return os.environ.get("DASK_SCHEDULER_ADDRESS") or None
     return scheduler
