@@ -160,14 +160,25 @@ def checkpoint_from_dict(data: Any, where: str = "model.json") -> Checkpoint:
     )
 
 
+MODEL_FILE = "model.json"  # a run folder's checkpoint
+
+
+def model_path(path: str | Path) -> str | Path:
+    """A checkpoint's path as given: a run folder means the model.json inside it."""
+    if str(path) != "-" and Path(path).is_dir() and (Path(path) / MODEL_FILE).is_file():
+        return Path(path) / MODEL_FILE
+    return path
+
+
 def load_checkpoint(path: str | Path) -> Checkpoint:
-    """Read model.json ('-': stdin); missing, unreadable, corrupt or wrong-version files are
-    InputErrors."""
+    """Read model.json, or the one in a run folder ('-': stdin); missing, unreadable,
+    corrupt or wrong-version files are InputErrors."""
+    path = model_path(path)
     text, name = read_input(
         path,
         "model file",
         missing_hint="train one with `mg train CONFIG`",
-        folder_hint=f"give the model file, e.g. {path}/model.json",
+        folder_hint=f"it holds no {MODEL_FILE}; give a run folder or a model file",
     )
     if str(path) == "-" and not text.strip():
         raise InputError("stdin: no model; pipe a model.json into mg, or give its path")

@@ -27,7 +27,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from microgradcli.activations import HIDDEN, OUTPUT
-from microgradcli.errors import InputError
+from microgradcli.errors import InputError, option_error
 from microgradcli.fileio import read_input
 from microgradcli.limits import check_config_size
 from microgradcli.losses import LOSSES
@@ -62,8 +62,17 @@ def whole_number(v: Any) -> Any:
     return v
 
 
+def flag(v: Any) -> Any:
+    """A true/false field takes true or false only: `exact: 1` or `"no"` is refused, as the
+    JSON Schema refuses it (pydantic alone would convert)."""
+    if not isinstance(v, bool):
+        raise PydanticCustomError("bool_type", "Input should be true or false")
+    return v
+
+
 Number = Annotated[float, BeforeValidator(number)]
 Whole = Annotated[int, BeforeValidator(whole_number)]
+Flag = Annotated[bool, BeforeValidator(flag)]
 
 
 class _Section(BaseModel):
@@ -80,7 +89,7 @@ class _DataCommon(_Section):
         lt=1.0,
         description="Fraction of the samples held out for validation (chosen by a seeded shuffle).",
     )
-    normalize: bool = Field(
+    normalize: Flag = Field(
         False,
         description="Standardize every feature with the training set's mean and standard deviation.",
     )
@@ -128,7 +137,7 @@ class CsvData(_DataCommon):
         description="The target column: a header name or a 0-based index (negative counts "
         "from the end); null = the last column.",
     )
-    header: bool | None = Field(
+    header: Flag | None = Field(
         None, description="Whether the first row names the columns; null = detect it."
     )
     delimiter: str = Field(",", min_length=1, max_length=1, description="The field separator.")
@@ -231,6 +240,14 @@ class ModelConfig(_Section):
 class TrainConfig(_Section):
     """The loss, the optimiser and its learning-rate schedule."""
 
+    # exact: false only with engine: tensor, in the schema too (editors agree with mg)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"not": {"required": ["engine"], "properties": {"engine": {"const": "tensor"}}}},
+            "then": {"properties": {"exact": {"const": True}}},
+        }
+    )
+
     epochs: Whole = Field(100, ge=1, description="Epochs in total (a resumed run counts them all).")
     loss: Literal[tuple(LOSSES)] = Field(
         "hinge",
@@ -281,11 +298,21 @@ class TrainConfig(_Section):
         description="scalar: a graph node per number (the lesson); tensor: numpy arrays with "
         "their own small engine (microgradcli.tensor), the same numbers much faster.",
     )
-    exact: bool = Field(
+    exact: Flag = Field(
         True,
         description="tensor only: true gives the scalar engine's losses and weights bit for bit; "
         "false allows BLAS and numpy's own functions (faster, equal to about 1e-9).",
     )
+
+    @model_validator(mode="after")
+    def _exact_is_the_tensor_engines(self) -> TrainConfig:
+        if not self.exact and self.engine == "scalar":  # would be ignored: say so instead
+            raise ValueError(
+                "exact is false but engine is scalar: exact: false applies to the tensor "
+                "engine only (the scalar engine is always exact); set engine: tensor, or "
+                "drop exact"
+            )
+        return self
 
 
 class OutputConfig(_Section):
@@ -474,12 +501,24 @@ def _dotted(path: tuple) -> str:
 
 
 class ConfigError(InputError):
-    """Problems in a config. `override` is the --set (KEY=VALUE) the first one came from, or
-    None (it came from the file); `rest` is the message after that first problem's place."""
+    """Problems in a config. `override` is the override (KEY=VALUE) the first one came
+    from, or None (it came from the file); `rest` is the message after that first
+    problem's place. The place of an override is 'override KEY=VALUE' here; the CLI,
+    whose overrides are --set options, says '--set KEY=VALUE' (kind "override")."""
 
     def __init__(self, place: str, rest: str, override: str | None = None):
-        super().__init__(f"{place}: {rest}")
+        if override is None:
+            super().__init__(f"{place}: {rest}")
+        else:  # place is _overridden(override)
+            super().__init__(
+                f"{place}: {rest}", kind="override", override=override, tail=f": {rest}"
+            )
         self.override, self.rest = override, rest
+
+
+def _overridden(override: str) -> str:
+    """How the library names the place of an override (KEY=VALUE, or KEY)."""
+    return f"override {override}"
 
 
 class _Where:
@@ -510,7 +549,7 @@ class _Where:
     def __call__(self, path: tuple) -> str:
         override = self.override(path)
         if override is not None:
-            return f"--set {override}"
+            return _overridden(override)
         for n in range(len(path), -1, -1):
             if path[:n] in self.lines:
                 return f"{self.name}:{self.lines[path[:n]]}"
@@ -728,19 +767,22 @@ def parse_override(text: str) -> tuple[tuple[str, ...], Any]:
     key, sep, value = text.partition("=")
     key = key.strip()
     if not sep or not _OVERRIDE_KEY.match(key):
-        raise InputError(
-            f"malformed --set {text!r}: expected KEY.PATH=VALUE, e.g. --set train.lr=0.1 "
-            "or --set model.hidden=[32,32]"
+        raise option_error(
+            InputError,
+            "malformed {o[set]} {t!r}: expected KEY.PATH=VALUE, e.g. train.lr=0.1 "
+            "or model.hidden=[32,32]",
+            t=text,
         )
     try:
-        _check_yaml_shape(value, f"--set {key}")
+        _check_yaml_shape(value, _overridden(key))
         parsed = yaml.load(value, Loader=_Loader)  # noqa: S506 (a SafeLoader)
+    except InputError as e:  # too deep or too large: the same error, its place an override
+        tail = str(e).removeprefix(_overridden(key))
+        raise InputError(str(e), kind="override", override=key, tail=tail) from None
     except yaml.YAMLError as e:
         problem = getattr(e, "problem", None) or str(e)
-        raise InputError(
-            f"--set {text}: the value is not valid YAML ({problem}); quote strings, "
-            "write lists as [1, 2]"
-        ) from None
+        rest = f"the value is not valid YAML ({problem}); quote strings, write lists as [1, 2]"
+        raise ConfigError(_overridden(text), rest, text) from None
     return tuple(key.split(".")), parsed
 
 
@@ -752,9 +794,9 @@ def _apply_override(raw: dict, path: tuple[str, ...], value: Any, text: str) -> 
             child = node[part] = {}
         elif not isinstance(child, dict):
             raise ConfigError(
-                f"--set {text}",
+                _overridden(text),
                 f"{_dotted(path[: i + 1])} is a value, not a section; "
-                f"set it with --set {_dotted(path[: i + 1])}=VALUE",
+                f"set {_dotted(path[: i + 1])}=VALUE instead",
                 text,
             )
         node = child

@@ -189,10 +189,12 @@ def check(numeric: float | None, exact: float) -> dict:
     return {"numeric": numeric, "abs_error": abs(numeric - exact)}
 
 
-def derivative_graph(expression, point: Mapping[str, float], order: int) -> tuple[Value, str]:
-    """The graph of d^(order-1) f / dx^(order-1) for the first variable x, labelled, after
-    its backward pass (so x's grad is the order-th derivative): what `mg draw --order`
-    shows. Returns (root, the variable)."""
+def derivative_graph(
+    expression, point: Mapping[str, float], order: int, wrt: str | None = None
+) -> tuple[Value, str]:
+    """The graph of d^(order-1) f / dx^(order-1) for the variable x named wrt (default: the
+    first), labelled, after its backward pass (so x's grad is the order-th derivative):
+    what `mg draw --order` shows. Returns (root, the variable)."""
     from microgradcli.expr import label_graph
 
     if not 2 <= order <= MAX_ORDER:
@@ -200,7 +202,9 @@ def derivative_graph(expression, point: Mapping[str, float], order: int) -> tupl
     root, leaves = expression.build(point)
     if not leaves:
         raise ValueError("an expression without variables has no derivative graph")
-    name = expression.variables[0]
+    name = expression.variables[0] if wrt is None else wrt
+    if name not in leaves:
+        raise ValueError(f"{name!r} is not a variable of the expression")
     d = root
     for _ in range(order - 1):
         d = grad(d, leaves[name], create_graph=True)

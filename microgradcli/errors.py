@@ -21,6 +21,26 @@ class MgError(Exception):
         self.facts = facts
 
 
+class _Names(dict):
+    """Option names in a library message: the parameter's own name (max_nodes); the CLI's
+    --set is the library's override."""
+
+    def __missing__(self, key: str) -> str:
+        return "override" if key == "set" else key
+
+
+def advice(template: str, names: type[dict] = _Names, **values: Any) -> str:
+    """A message whose advice names options: `{o[max_nodes]}` in the template is the
+    keyword argument `max_nodes` here and `--max-nodes` in the CLI, which formats the same
+    template with its own names (the error's kind "options"); `values` fill the rest."""
+    return template.format(o=names(), **values)
+
+
+def option_error(cls: type[MgError], template: str, **values: Any) -> MgError:
+    """cls(advice(template, **values)), carrying what the CLI needs to word it in flags."""
+    return cls(advice(template, **values), kind="options", template=template, values=values)
+
+
 class InputError(MgError):
     """Bad usage or bad input: a bad config, expression, file or option (exit 2)."""
 

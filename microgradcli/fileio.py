@@ -171,7 +171,8 @@ def epoch_lines(path: Path, upto: int) -> list[tuple[str, dict]]:
 def write_output(path: str | os.PathLike | None, data: bytes, what: str) -> None:
     """Write a picture or text to path atomically, or to stdout for '-' (or None).
 
-    An unwritable path (a folder, a missing permission) is an InputError naming it.
+    An unwritable path (a folder, a missing permission, a folder that does not exist) is an
+    InputError naming it; no folder is created.
     """
     from microgradcli.errors import InputError
 
@@ -179,6 +180,10 @@ def write_output(path: str | os.PathLike | None, data: bytes, what: str) -> None
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
+    folder = Path(path).parent
+    if not folder.is_dir():  # a typo in a folder name is not a request to create it
+        why = f"{folder} is not a folder" if folder.exists() else f"there is no folder {folder}"
+        raise InputError(f"{path}: cannot write the {what}: {why}")
     try:
         write_atomic(path, data)
     except OSError as e:
@@ -207,7 +212,8 @@ def output_format(
     if suffix not in by_suffix:
         shown = f"extension {suffix!r}" if suffix else "no extension"
         ends = _either(list(by_suffix))
-        raise InputError(f"{path}: {shown}; the output must end in {ends} (or give --format)")
+        what = f"{path}: {shown}; the output must end in {ends}"
+        raise InputError(f"{what} (or name the format)", kind="output_suffix", what=what)
     return by_suffix[suffix]
 
 

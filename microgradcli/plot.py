@@ -28,7 +28,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 
 from microgradcli import fileio  # noqa: E402
 from microgradcli.checkpoint import Checkpoint, format_label  # noqa: E402
-from microgradcli.errors import InputError, MathDomainError  # noqa: E402
+from microgradcli.errors import InputError, MathDomainError, option_error  # noqa: E402
 from microgradcli.fileio import read_input, write_output  # noqa: E402
 from microgradcli.nn import MLP  # noqa: E402
 
@@ -444,7 +444,9 @@ def boundary_data(
         )
     pts = np.asarray(points, dtype=float).reshape(-1, 2)
     if pts.size == 0:
-        raise InputError("no data points to cover with the grid; give --data CONFIG_OR_CSV")
+        raise option_error(
+            InputError, "no data points to cover with the grid; give {o[data]} CONFIG_OR_CSV"
+        )
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     span = np.where(hi - lo > 0, hi - lo, np.maximum(np.abs(hi), 1.0))
     lo, hi = lo - margin * span, hi + margin * span
@@ -862,16 +864,23 @@ def parse_range(text: str) -> tuple[float, float]:
     """'A:B' -> (A, B) with A < B, both finite numbers."""
     parts = text.split(":")
     if len(parts) != 2:
-        raise InputError(f"range {text!r}: give it as A:B, e.g. --range -5:5")
+        raise option_error(InputError, "range {t!r}: give it as A:B, e.g. {o[range]} -5:5", t=text)
     try:
         lo, hi = float(parts[0]), float(parts[1])
     except ValueError:
-        raise InputError(f"range {text!r}: A and B must be numbers, e.g. --range -5:5") from None
+        raise option_error(
+            InputError, "range {t!r}: A and B must be numbers, e.g. {o[range]} -5:5", t=text
+        ) from None
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise InputError(f"range {text!r}: A and B must be finite numbers")
     if not lo < hi:
         example = f"{min(lo, hi):g}:{max(lo, hi):g}" if lo != hi else f"{lo - 1:g}:{hi + 1:g}"
-        raise InputError(f"range {text!r} is empty: A must be less than B, e.g. --range {example}")
+        raise option_error(
+            InputError,
+            "range {t!r} is empty: A must be less than B, e.g. {o[range]} {example}",
+            t=text,
+            example=example,
+        )
     if not math.isfinite(hi - lo):
         raise InputError(f"range {text!r} is too wide: B - A must be a finite number")
     return lo, hi
@@ -889,7 +898,7 @@ def function_data(
     from microgradcli.expr import parse_expression, render, value_and_grad
 
     if points < 2:
-        raise InputError(f"--points must be at least 2, got {points}")
+        raise option_error(InputError, "{o[points]} must be at least 2, got {n}", n=points)
     parsed = parse_expression(expr)
     names = list(parsed.variables)
     if len(names) != 1:
@@ -917,8 +926,12 @@ def function_data(
             continue
         dys[i] = grad[var]
     if not np.isfinite(ys).any():
-        raise InputError(
-            f"{expr!r} is undefined everywhere on [{lo:g}, {hi:g}]; try another --range"
+        raise option_error(
+            InputError,
+            "{e!r} is undefined everywhere on [{lo:g}, {hi:g}]; try another {o[range]}",
+            e=expr,
+            lo=lo,
+            hi=hi,
         )
     return FunctionData(expr, var, xs, ys, dys, higher)
 

@@ -24,6 +24,7 @@ __all__ = ["SNAPSHOTS", "Snapshot", "SnapshotWriter", "read_snapshots"]
 
 SNAPSHOTS = "snapshots.jsonl"
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
+_EVERY = "output.snapshot_every=5"  # the setting that keeps snapshots, for advice
 
 
 def _finite(v: Any) -> Any:
@@ -95,10 +96,11 @@ def read_snapshots(run: str | Path) -> list[Snapshot]:
     elif path.name != SNAPSHOTS:
         path = path.parent / SNAPSHOTS  # RUN/model.json -> RUN/snapshots.jsonl
     if not path.exists():
-        raise InputError(
-            f"{path.parent}: no {SNAPSHOTS} (the run kept no snapshots); train it with "
-            "--set output.snapshot_every=5 to keep the weights every 5 epochs"
+        what = (
+            f"{path.parent}: no {SNAPSHOTS} (the run kept no snapshots); to keep the "
+            "weights every 5 epochs, train it with"
         )
+        raise InputError(f"{what} {_EVERY}", kind="setting", what=what, setting=_EVERY)
     text = read_text(path, "snapshot file")
     lines = text.splitlines()
     snaps: dict[int, Snapshot] = {}
@@ -125,7 +127,6 @@ def read_snapshots(run: str | Path) -> list[Snapshot]:
             metrics[key] = None if v is None else float(v)
         snaps[epoch] = Snapshot(epoch=epoch, model=rec["model"], **metrics)
     if not snaps:
-        raise InputError(
-            f"{path}: no snapshots yet; train with --set output.snapshot_every=5 to keep some"
-        )
+        what = f"{path}: no snapshots yet; train with"
+        raise InputError(f"{what} {_EVERY}", kind="setting", what=what, setting=_EVERY)
     return [snaps[e] for e in sorted(snaps)]

@@ -101,13 +101,6 @@ def resolve_run_dir(config: Config, out: str | Path | None = None) -> Path:
     return Path("runs") / config.name
 
 
-def _shell(path: Path) -> str:
-    """A path as a shell word, for hints that are commands to paste."""
-    import shlex
-
-    return shlex.quote(str(path))
-
-
 def is_run_file(name: str) -> bool:
     # A run's own files, and temporary files of an atomic write killed mid-way.
     return name in RUN_FILES or (name.startswith(".") and name.endswith(".tmp"))
@@ -355,6 +348,7 @@ class _Run:
         self.x_val, self.t_val = ds.inputs(ds.val_index), ds.target_list(ds.val_index)
         self.monitor = "val_loss" if self.x_val else "loss"
         self.net = None  # the tensor engine's view of the model's weights
+        self.epoch_start = None  # (epoch, weights, optimizer state) the epoch began from
         if tc.engine == "tensor":
             import numpy as np
 
@@ -487,7 +481,7 @@ class _Run:
         stop between its steps, Ctrl-C in one) or a failed one is rolled back to where it
         started, so the model only ever holds whole epochs."""
         r = EpochResult(lr=learning_rate(self.tc, epoch))
-        start = ([p.data for p in self.params], self.opt.state_dict())
+        self.epoch_start = (epoch, [p.data for p in self.params], self.opt.state_dict())
         batches = self.batches(epoch)
         step = self.tensor_step if self.net is not None else self.scalar_step
         try:
@@ -522,12 +516,17 @@ class _Run:
                 if not math.isfinite(r.val_loss):
                     r.failure = f"the validation loss became {r.val_loss}"
         if r.partial or r.failure is not None:
-            for p, v in zip(self.params, start[0], strict=True):
-                p.data = v
-            self.opt.load_state_dict(start[1])
-            if self.net is not None:
-                self.net.pull()
+            self.roll_back()
         return r
+
+    def roll_back(self) -> None:
+        """Back to the weights and optimizer state the last epoch started from."""
+        _, weights, opt_state = self.epoch_start
+        for p, v in zip(self.params, weights, strict=True):
+            p.data = v
+        self.opt.load_state_dict(opt_state)
+        if self.net is not None:
+            self.net.pull()
 
     def tensor_step(self, batch: list[int], lr: float) -> tuple[float, int]:
         """step() on the tensor engine: the same numbers (train.exact) from arrays."""
@@ -579,6 +578,10 @@ class _Run:
     def stop_now(self) -> TrainResult:
         """Stop at once between steps: save the last whole epoch, the one logged last."""
         epoch = self.history[-1]["epoch"] if self.history else self.start
+        if self.epoch_start is not None and self.epoch_start[0] == epoch:
+            # the epoch after it ran whole but was not logged yet (Ctrl-C in between): the
+            # checkpoint keeps the epoch the log ends with, weights and label alike
+            self.roll_back()
         ck = self.save(epoch)
         wall = time.perf_counter() - self.t0
         why = f"interrupted after epoch {epoch} of {self.tc.epochs}"
@@ -677,11 +680,18 @@ class _Run:
         """Save the last good checkpoint and the summary, then raise JobFailed."""
         ck = self.save(epoch)
         self.summarize("diverged", f"diverged at epoch {epoch + 1}: {r.failure}", ck, wall)
-        raise JobFailed(
+        what = (
             f"training diverged at epoch {epoch + 1} ({r.failure}); lower train.lr "
             f"(it was {r.lr:g}). The log and the last good checkpoint (epoch {ck.epoch}) are "
-            f"in {self.run_dir}; continue with: mg train --resume "
-            f"{_shell(self.run_dir)} --set train.lr={self.tc.lr / 10:g}"
+            f"in {self.run_dir}"
+        )
+        setting = f"train.lr={self.tc.lr / 10:g}"
+        raise JobFailed(
+            f"{what}; continue it with resume={str(self.run_dir)!r} and {setting}",
+            kind="diverged",
+            what=what,
+            run_dir=self.run_dir,
+            setting=setting,
         )
 
     def finish(self, stopped: StopReason, epoch: int, wall: float) -> TrainResult:

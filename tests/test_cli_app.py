@@ -178,3 +178,16 @@ def test_without_typers_private_names_mg_falls_back_to_plain_typer():
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == '{"expr": "x**2", "at": {"x": 3.0}, "value": 9.0, "grad": {"x": 6.0}}\n'
     assert proc.stderr.split() == ["False", "True"]  # slower (pydantic), still correct
+
+
+def test_every_command_summary_is_one_line_in_the_command_list():
+    """`mg --help` lists each command by its docstring's first paragraph, line breaks and
+    all: draw's, three lines long, printed as five ragged ones at 80 columns."""
+    import click
+
+    group = typer.main.get_command(app)
+    for name, cmd in group.commands.items():
+        subs = cmd.commands.values() if isinstance(cmd, click.Group) else []
+        for c in [cmd, *subs]:
+            first = (c.help or "").strip().split("\n\n")[0]
+            assert first and "\n" not in first, (name, c.name, first)

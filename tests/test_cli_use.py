@@ -475,3 +475,25 @@ def test_data_errors_name_the_flags_only_in_the_cli(tmp_path, monkeypatch):
     with pytest.raises(InputError) as e:
         training_dataset(ckpt)
     assert "--" not in str(e.value) and "with data.path=PATH" in str(e.value)
+
+
+def test_a_run_folder_names_its_model_everywhere_a_model_is_read(trained, tmp_path):
+    """`--resume RUN` took a run folder and `mg eval RUN` refused it: now every command that
+    reads a model takes the folder (its model.json), the same as the file."""
+    run, model = str(trained / "run"), str(trained / "run" / "model.json")
+    by_folder, by_file = (json.loads(mg("eval", m, "--json").stdout) for m in (run, model))
+    assert by_folder.pop("model") == run and by_file.pop("model") == model
+    assert by_folder == by_file
+    rows = "0.1,0.2\n1.5,-0.3\n"
+    by_folder = mg("predict", run, "-", "--json", input=rows)
+    assert by_folder.exit_code == 0 and by_folder.stdout == mg("predict", model, "-", "--json", input=rows).stdout  # fmt: skip
+    drawn = [
+        mg("draw", "--model", m, "--input", "0.1,0.2", "--format", "dot") for m in (run, model)
+    ]
+    assert drawn[0].exit_code == 0 and drawn[1].exit_code == 0
+    svgs = [
+        d.stdout_bytes.replace(m.encode(), b"M") for d, m in zip(drawn, (run, model), strict=True)
+    ]
+    assert svgs[0] == svgs[1]  # the same picture; its title names the path as given
+    r = mg("eval", str(tmp_path))  # a folder with no model.json
+    assert r.exit_code == 2 and "is a folder; it holds no model.json" in r.stderr

@@ -263,12 +263,18 @@ def test_parse_override(text, path, value):
 
 @pytest.mark.parametrize("text", ["train.lr", "=3", "train..lr=1", "train.lr-1", "1x=2"])
 def test_malformed_set_says_the_expected_form(text):
-    with pytest.raises(InputError, match=r"expected KEY\.PATH=VALUE, e\.g\. --set train\.lr=0\.1"):
+    from microgradcli.cli._app import _render
+
+    with pytest.raises(InputError, match=r"expected KEY\.PATH=VALUE, e\.g\. train\.lr=0\.1") as e:
         parse_override(text)
+    assert str(e.value).startswith(f"malformed override {text!r}")  # the library's word
+    assert _render(e.value).startswith(f"malformed --set {text!r}")  # the CLI's flag
 
 
 def test_set_with_bad_yaml_value():
-    with pytest.raises(InputError, match=r"--set model\.hidden=\[1,: the value is not valid YAML"):
+    with pytest.raises(
+        InputError, match=r"override model\.hidden=\[1,: the value is not valid YAML"
+    ):
         parse_override("model.hidden=[1,")
 
 
@@ -276,13 +282,18 @@ def test_overrides_apply_and_are_validated(tmp_path):
     p = write(tmp_path, "train:\n  lr: 1.0\n")
     cfg, _ = load_config(p, ["train.lr=0.25", "model.hidden=[3]", "output.checkpoint_every=2"])
     assert (cfg.train.lr, cfg.model.hidden, cfg.output.checkpoint_every) == (0.25, [3], 2)
-    assert error_of(p, ["train.lr=-2"]) == "--set train.lr=-2: train.lr: must be > 0 (got -2)"
+    assert error_of(p, ["train.lr=-2"]) == "override train.lr=-2: train.lr: must be > 0 (got -2)"
     assert error_of(p, ["train.epocs=5"]) == (
-        "--set train.epocs=5: train.epocs: unknown key; did you mean 'epochs'?"
+        "override train.epocs=5: train.epocs: unknown key; did you mean 'epochs'?"
     )
-    assert "--set trian.lr=1: trian: unknown key; did you mean 'train'?" in error_of(
+    assert "override trian.lr=1: trian: unknown key; did you mean 'train'?" in error_of(
         p, ["trian.lr=1"]
     )
+    from microgradcli.cli._app import _render  # the CLI names the same place by its flag
+
+    with pytest.raises(InputError) as e:
+        load_config(p, ["train.lr=-2"])
+    assert _render(e.value) == "--set train.lr=-2: train.lr: must be > 0 (got -2)"
     assert "train.lr is a value, not a section" in error_of(p, ["train.lr.x=1"])
 
 
@@ -347,7 +358,7 @@ def test_any_valid_override_round_trips_through_the_dump(
     assert Config.model_validate(yaml.safe_load(dump_config(cfg))) == cfg
 
 
-def test_the_schema_and_mg_agree_on_sources_and_quoted_numbers(tmp_path):
+def test_the_schema_and_mg_agree_on_sources_quoted_numbers_and_flags(tmp_path):
     """mg schema gives editors data.source as an enum, and refuses quoted numbers as mg does."""
     jsonschema = pytest.importorskip("jsonschema")
     from microgradcli.config import SOURCES, config_schema
@@ -367,7 +378,21 @@ def test_the_schema_and_mg_agree_on_sources_and_quoted_numbers(tmp_path):
             assert any("is not one of" in e.message for e in errors)
         text = yaml_dump(doc)
         assert f"{key}: must be" in error_of(write(tmp_path, text)), text
-    for ok in ({"train": {"epochs": 10, "lr": 1}}, {"data": {"source": "moons"}}):
+    # true/false fields take true or false; exact: false only with the tensor engine
+    for doc, says in (
+        ({"train": {"exact": 1}}, "train.exact: must be true or false (got 1)"),
+        ({"data": {"source": "moons", "normalize": "no"}}, "data.normalize: must be true or"),
+        ({"train": {"exact": False}}, "train: exact is false but engine is scalar"),
+        ({"train": {"exact": False, "engine": "scalar"}}, "train: exact is false but engine"),
+    ):
+        assert list(validator.iter_errors(doc)), doc
+        assert says in error_of(write(tmp_path, yaml_dump(doc))), doc
+    for ok in (
+        {"train": {"epochs": 10, "lr": 1}},
+        {"data": {"source": "moons"}},
+        {"train": {"engine": "tensor", "exact": False}},
+        {"train": {"engine": "scalar", "exact": True}},
+    ):
         assert not list(validator.iter_errors(ok))
         load_config(write(tmp_path, yaml_dump(ok)))
 

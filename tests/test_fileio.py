@@ -56,3 +56,30 @@ def test_read_text_names_a_file_that_is_not_text(tmp_path):
         read_text(bad, "config file")
     with pytest.raises(InputError, match=r"is a folder, not a config file"):
         read_text(tmp_path, "config file")
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        ("missing/dir/g.svg", "there is no folder missing/dir"),
+        ("a-file/g.svg", "a-file is not a folder"),
+    ],
+)
+@pytest.mark.parametrize("command", [["draw", "x*2", "--at", "x=1"], ["plot", "fn", "x*2"]])
+def test_an_output_in_a_folder_that_is_not_there_is_refused_not_created(
+    tmp_path, where, message, command
+):
+    import subprocess
+    import sys
+
+    (tmp_path / "a-file").write_text("not a folder\n")
+    r = subprocess.run(
+        [sys.executable, "-m", "microgradcli", *command, "-o", where],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr == f"error: {where}: cannot write the " + r.stderr.split("cannot write the ")[1]
+    assert r.stderr.rstrip().endswith(message) and r.stderr.count("\n") == 1
+    assert not (tmp_path / "missing").exists()

@@ -366,3 +366,38 @@ def test_derivative_graph_is_labelled_and_its_backward_gives_the_next_order():
     t = math.tanh(0.5)
     assert root.data == pytest.approx(-2 * t * (1 - t * t) * 0.25)
     assert x.grad == pytest.approx((-2 + 6 * t * t) * (1 - t * t) * 0.125)
+
+
+def test_derivative_graph_with_respect_to_another_variable():
+    """mg draw --order N --wrt y: the same graph by y (it was always the first variable)."""
+    import subprocess
+    import sys
+
+    from microgradcli.derivatives import derivative_graph
+
+    f = parse_expression("x*y**3 + sin(x)")
+    root, name = derivative_graph(f, {"x": 2.0, "y": 3.0}, 3, wrt="y")
+    nodes = root.topological_order()
+    y = next(v for v in nodes if v.label == "y")
+    assert name == "y" and root.label == "d2f/dy2"
+    assert root.data == pytest.approx(6 * 2.0 * 3.0) and y.grad == pytest.approx(6 * 2.0)
+    with pytest.raises(ValueError, match="'z' is not a variable"):
+        derivative_graph(f, {"x": 2.0, "y": 3.0}, 2, wrt="z")
+
+    def draw(*args):
+        cmd = [sys.executable, "-m", "microgradcli", "draw", "x*y**3 + sin(x)", "--at", "x=2,y=3"]
+        return subprocess.run([*cmd, *args], capture_output=True, text=True)
+
+    r = draw("--order", "3", "--wrt", "y", "--format", "dot")
+    assert r.returncode == 0 and "so y's grad is d3f/dy3" in r.stdout
+    assert "the first variable" not in r.stdout
+    assert "(with respect to x, the first variable; --wrt chooses)" in draw("--order", "2", "-f", "dot").stdout  # fmt: skip
+    for args, says in (
+        (
+            ["--order", "2", "--wrt", "z"],
+            "error: --wrt z: 'x*y**3 + sin(x)' has no variable 'z'; its variables are x, y\n",
+        ),  # fmt: skip
+        (["--wrt", "y"], "error: --wrt names the variable of --order N; give --order 2 or more\n"),
+    ):
+        r = draw(*args, "-f", "dot")
+        assert (r.returncode, r.stdout, r.stderr) == (2, "", says)

@@ -206,6 +206,9 @@ def test_divergence_stops_with_job_failed_and_keeps_the_last_good_checkpoint(tmp
         )
     msg = str(info.value)
     assert "training diverged at epoch" in msg and "lower train.lr" in msg
+    # a library caller passes arguments: the advice names them, not the CLI's flags
+    assert f"resume={str(tmp_path / 'run')!r} and train.lr=1e+08" in msg and "--" not in msg
+    assert info.value.kind == "diverged" and info.value.facts["setting"] == "train.lr=1e+08"
     d = tmp_path / "run"
     recs = log_of(d)
     ck = load_checkpoint(d / "model.json")
@@ -314,3 +317,31 @@ def test_run_folder_and_resume_messages_name_no_flag(tmp_path):
     with pytest.raises(InputError) as e:
         train(cfg, base, out=" ")
     assert "--" not in str(e.value) and e.value.kind
+
+
+@pytest.mark.parametrize("engine", ["scalar", "tensor"])
+def test_ctrl_c_after_an_epoch_ran_but_before_it_was_logged_keeps_label_and_weights_together(
+    tmp_path, monkeypatch, engine
+):
+    """A second Ctrl-C in the instant between an epoch's last step and its log line used to
+    save the newer weights under the older epoch's label; now both are the logged epoch's."""
+    from microgradcli import train as training
+
+    real, calls = training._Run.record, {"n": 0}
+
+    def interrupted_before_the_third_record(self, *a, **kw):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt  # epoch 3 ran whole; its record is not written
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(training._Run, "record", interrupted_before_the_third_record)
+    sets = [*SMALL, "train.epochs=6", f"train.engine={engine}"]
+    result = run(tmp_path, "moons", sets, out="cut")
+    monkeypatch.setattr(training._Run, "record", real)
+    assert result.stopped == "interrupted" and result.checkpoint.epoch == 2
+    assert [r["epoch"] for r in log_of(tmp_path / "cut")] == [1, 2]
+    run(tmp_path, "moons", [*SMALL, "train.epochs=2", f"train.engine={engine}"], out="two")
+    cut, two = (load_checkpoint(tmp_path / d / "model.json") for d in ("cut", "two"))
+    assert cut.to_dict()["model"] == two.to_dict()["model"]  # epoch 2's weights, bit for bit
+    assert cut.optimizer == two.optimizer

@@ -12,7 +12,7 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 from typer.exceptions import Abort
 
 from microgradcli import __version__
-from microgradcli.errors import MgError
+from microgradcli.errors import MgError, advice
 
 # Typer's private names, used for speed only: if a Typer release renames them, mg falls
 # back to plain Typer (every command still works; start-up imports pydantic, ~60 ms more).
@@ -200,6 +200,13 @@ def _run_dir_taken(run_dir, resumable: bool) -> str:
     )
 
 
+class _Flags(dict):
+    """Option names as the CLI spells them: max_nodes is --max-nodes."""
+
+    def __missing__(self, key: str) -> str:
+        return "--" + key.replace("_", "-")
+
+
 # A library error's advice in the CLI's own terms, by the error's kind: the library words
 # the same facts without naming flags (its callers pass arguments, not options).
 _IN_FLAGS: dict[str, Callable[..., str]] = {
@@ -217,6 +224,15 @@ _IN_FLAGS: dict[str, Callable[..., str]] = {
         "--resume continues the run in the checkpoint's folder; leave out --out"
     ),
     "setting": lambda what, setting: f"{what} --set {setting}",
+    "diverged": lambda what, run_dir, setting: (
+        f"{what}; continue with: mg train --resume {shlex.quote(str(run_dir))} --set {setting}"
+    ),
+    "output_suffix": lambda what: f"{what} (or give --format)",
+    "options": lambda template, values: advice(template, _Flags, **values),
+    "override": lambda override, tail: f"--set {override}{tail}",
+    "html_by_graphviz": lambda: (
+        "--format html is drawn with the built-in layout; drop --renderer graphviz"
+    ),
     "use_split_all": lambda what: f"{what}; use --split all",
     "split_needs_config": lambda split, source: (
         f"--split {split} needs a config (its data.val_split); {source} is a CSV file"

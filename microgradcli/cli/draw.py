@@ -73,6 +73,12 @@ def draw(
         help="2: draw the graph of the derivative df/dx itself (the backward pass recorded "
         "as Values; x's grad is then d2f/dx2); N: of the (N-1)-th derivative.",
     ),
+    wrt: str = typer.Option(
+        None,
+        "--wrt",
+        metavar="NAME",
+        help="With --order: the variable to differentiate by (default: the first one).",
+    ),
     renderer: str = typer.Option(
         "auto",
         "--renderer",
@@ -80,9 +86,10 @@ def draw(
         help="auto: Graphviz's dot when installed (the built-in layout if it fails).",
     ),
 ) -> None:
-    """Draw a computation graph: a box per value (its name over its data and
-    its grad after backward; hover for the whole subexpression) and a small
-    node per operation, left to right.
+    """Draw a computation graph: a box per value, a small node per operation.
+
+    Each box shows a value's name over its data and its grad after backward (hover
+    for the whole subexpression); the graph reads left to right.
 
     The format follows --format, else the -o extension (.svg .png .dot .gv
     .html). HTML is one self-contained page that steps through the backward
@@ -102,7 +109,7 @@ def draw(
     drawing.check_choice(fmt, renderer)  # html by Graphviz: refused before stdin is read
     to_stdout = output is None or output == "-"
     refuse_binary_on_terminal(fmt, to_stdout, "-o g.png")
-    picture = _picture(expr, at or [], model, input_, view, order)
+    picture = _picture(expr, at or [], model, input_, view, (order, wrt))
     data = drawing.render(
         picture.roots,
         fmt,
@@ -119,9 +126,13 @@ def draw(
         sys.stderr.flush()
 
 
-def _picture(expr, at: list[str], model, input_, view: str, order: int):
-    """What to draw: an expression's graph or a model's, after checking the options."""
+def _picture(expr, at: list[str], model, input_, view: str, order: tuple[int, str | None]):
+    """What to draw: an expression's graph or a model's, after checking the options
+    (order: --order and --wrt)."""
     from microgradcli.draw import Picture
+
+    if order[1] is not None and order[0] == 1:
+        raise InputError("--wrt names the variable of --order N; give --order 2 or more")
 
     if model is not None:
         if expr is not None:
@@ -130,7 +141,7 @@ def _picture(expr, at: list[str], model, input_, view: str, order: int):
             raise InputError("--at sets expression variables; with --model give --input instead")
         if input_ is None:
             raise InputError("--model needs --input with one input row, e.g. --input 2,3,-1")
-        if order != 1:
+        if order[0] != 1:
             raise InputError("--order draws derivatives of an EXPR, not of --model")
         return _model_graph(model, input_, view)
     if input_ is not None:
@@ -155,7 +166,7 @@ def _choose_renderer(name: str) -> str:
     return r
 
 
-def _expression_graph(text: str, at: list[str], order: int = 1):
+def _expression_graph(text: str, at: list[str], order: tuple[int, str | None] = (1, None)):
     from microgradcli.expr import parse_expression
 
     if "-" in at:
@@ -167,8 +178,8 @@ def _expression_graph(text: str, at: list[str], order: int = 1):
     expression = parse_expression(text)
     point = at_values(at)
     warn_unused(expression, point, set())
-    if order > 1:
-        return _derivative_graph(text, expression, point, order)
+    if order[0] > 1:
+        return _derivative_graph(text, expression, point, *order)
     root, _ = expression.build(point)
     root.backward()
     title = [text]
@@ -178,19 +189,24 @@ def _expression_graph(text: str, at: list[str], order: int = 1):
     return root, title
 
 
-def _derivative_graph(text: str, expression, point: dict[str, float], order: int):
+def _derivative_graph(text: str, expression, point: dict[str, float], order: int, wrt):
     from microgradcli.derivatives import derivative_graph
 
     if not expression.variables:
         raise InputError(f"{text!r} has no variable, so no derivative to draw; drop --order")
-    root, name = derivative_graph(expression, point, order)
+    if wrt is not None and wrt not in expression.variables:
+        raise InputError(
+            f"--wrt {wrt}: {text!r} has no variable {wrt!r}; "
+            f"its variables are {', '.join(expression.variables)}"
+        )
+    root, name = derivative_graph(expression, point, order, wrt)
     shown = ", ".join(f"{n}={point[n]:.10g}" for n in expression.variables)
     title = [
         f"{root.label} of {text}: the backward pass recorded as Values",
         f"at {shown}; grad = d({root.label})/d(node), so {name}'s grad is d{order}f/d{name}{order}",
     ]
-    if len(expression.variables) > 1:
-        title.append(f"(with respect to {name}, the first variable)")
+    if len(expression.variables) > 1 and wrt is None:
+        title.append(f"(with respect to {name}, the first variable; --wrt chooses)")
     return root, title
 
 

@@ -95,13 +95,6 @@ def _training_points(ckpt: Any, data: str | None, split: str) -> tuple[list, lis
     return dataset.x, labels, rows
 
 
-def _model_path(model: str) -> str:
-    """A run folder means its model.json."""
-    from pathlib import Path
-
-    return str(Path(model) / "model.json") if model != "-" and Path(model).is_dir() else model
-
-
 @plot_app.command("boundary")
 def plot_boundary(
     model: str = typer.Argument(
@@ -196,10 +189,10 @@ def plot_boundary(
 
 def _two_input_model(model: str) -> tuple[str, Any]:
     """The model's path and checkpoint: a run folder means its model.json; 2 inputs only."""
-    from microgradcli.checkpoint import load_checkpoint
+    from microgradcli.checkpoint import load_checkpoint, model_path
     from microgradcli.errors import InputError
 
-    path = _model_path(model)
+    path = str(model_path(model))
     ckpt = load_checkpoint(path)
     if ckpt.nin != 2:
         raise InputError(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from microgradcli.draw.trace import Notes, fmt_number
 from microgradcli.engine import Value
-from microgradcli.errors import InputError
+from microgradcli.errors import InputError, option_error
 
 VIEWS = ("neurons", "scalars")
 
@@ -58,9 +58,12 @@ def model_picture(ckpt, row: Iterable[float], source: str = "model", view: str =
 def _forward(ckpt, row: Iterable[float], source: str) -> _Forward:
     row = list(row)
     if len(row) != ckpt.nin:
-        raise InputError(
-            f"the model expects {ckpt.nin} input values, got {len(row)}; "
-            f"give --input with {ckpt.nin} comma-separated numbers"
+        raise option_error(
+            InputError,
+            "the model expects {nin} input values, got {got}; "
+            "give {o[input]} with {nin} comma-separated numbers",
+            nin=ckpt.nin,
+            got=len(row),
         )
     names = ckpt.input_names
     try:

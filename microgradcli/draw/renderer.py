@@ -15,7 +15,7 @@ from microgradcli.draw.dot import to_dot
 from microgradcli.draw.layout import layout
 from microgradcli.draw.trace import DEFAULT_MAX_NODES, Notes, check_size, trace
 from microgradcli.engine import Value
-from microgradcli.errors import InputError, MgError
+from microgradcli.errors import InputError, MgError, option_error
 
 FORMATS = ("svg", "dot", "png", "html")
 RENDERERS = ("auto", "builtin", "graphviz")
@@ -36,8 +36,9 @@ def graphviz_pipe(dot_text: str, fmt: str, timeout: float | None = None) -> byte
     timeout = DOT_TIMEOUT if timeout is None else timeout
     exe = shutil.which("dot")
     if exe is None:
-        raise GraphvizFailed(
-            "Graphviz's dot is not installed; install Graphviz or use --renderer builtin"
+        raise option_error(
+            GraphvizFailed,
+            "Graphviz's dot is not installed; install Graphviz or use {o[renderer]} builtin",
         )
     args = [exe, f"-T{fmt}"] + (["-Gdpi=144"] if fmt == "png" else [])  # 2 px a unit, as ours
     try:
@@ -57,8 +58,10 @@ def graphviz_pipe(dot_text: str, fmt: str, timeout: float | None = None) -> byte
             return _px(proc.stdout) if fmt == "svg" else proc.stdout
         err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         why = err[-1] if err else f"exit status {proc.returncode}"
-    raise GraphvizFailed(
-        f"Graphviz's dot failed to render the graph ({why}); use --renderer builtin"
+    raise option_error(
+        GraphvizFailed,
+        "Graphviz's dot failed to render the graph ({why}); use {o[renderer]} builtin",
+        why=why,
     )
 
 
@@ -82,7 +85,8 @@ def check_choice(fmt: str, renderer: str) -> None:
         raise InputError(f"unknown renderer {renderer!r}; use one of: {', '.join(RENDERERS)}")
     if fmt == "html" and renderer == "graphviz":
         raise InputError(
-            "--format html is drawn with the built-in layout; drop --renderer graphviz"
+            "html is drawn with the built-in layout, not by Graphviz; use renderer builtin",
+            kind="html_by_graphviz",
         )
 
 

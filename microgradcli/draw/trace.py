@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from microgradcli.engine import Value
-from microgradcli.errors import InputError
+from microgradcli.errors import InputError, option_error
 
 DEFAULT_MAX_NODES = 2000
 
@@ -233,7 +233,10 @@ def root_ids(nodes: list[Value], roots: list[Value]) -> set[int]:
 def check_size(n: int, max_nodes: int) -> None:
     """Refuse a graph with more than max_nodes values, saying how to draw it anyway."""
     if n > max_nodes:
-        raise InputError(
-            f"the graph has {n:,} nodes, more than --max-nodes {max_nodes:,} allows "
-            f"(too large to read as a picture); pass --max-nodes {n} to draw it anyway"
+        raise option_error(
+            InputError,
+            "the graph has {n:,} nodes, more than {o[max_nodes]} {max_nodes:,} allows "
+            "(too large to read as a picture); pass {o[max_nodes]} {n} to draw it anyway",
+            n=n,
+            max_nodes=max_nodes,
         )
