@@ -1182,13 +1182,22 @@ def _plotted_metric(plan: dict[str, Any], by: str, metric: str | None) -> tuple[
     keys = list(plan["parameters"])
     if by not in keys:
         have = ", ".join(keys) if keys else "none: it varies only the seed"
-        what = f"{by}: not a parameter of sweep {plan.get('name')} (its parameters: {have})"
-        raise InputError(f"by {what}", kind="option_value", option="by", what=what)
+        raise option_error(
+            InputError,
+            "{o[by]} {by}: not a parameter of sweep {name} (its parameters: {have})",
+            by=by,
+            name=plan.get("name"),
+            have=have,
+        )
     saved = plan.get("metric") or {}
     metric = metric or saved.get("name") or "loss"
     if metric not in METRICS:
-        what = f"{metric}: must be one of {', '.join(METRICS)}"
-        raise InputError(f"metric {what}", kind="option_value", option="metric", what=what)
+        raise option_error(
+            InputError,
+            "{o[metric]} {metric}: must be one of {choices}",
+            metric=metric,
+            choices=", ".join(METRICS),
+        )
     return metric, saved.get("at", "last") if metric == saved.get("name") else "last"
 
 

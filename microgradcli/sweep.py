@@ -53,7 +53,7 @@ from microgradcli.config import (  # a sweep file is read as a config is: the sa
     config_from_dict,
     load_config,
 )
-from microgradcli.errors import InputError, JobFailed, MgError
+from microgradcli.errors import InputError, JobFailed, MgError, option_error
 from microgradcli.fileio import finite_or_null, read_text, write_atomic
 
 __all__ = [
@@ -427,8 +427,9 @@ def load_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) ->
     overrides = [*_set_overrides(spec, where), *overrides]
     try:
         base_cfg, base_dir = load_config(base_path, list(overrides))
-    except InputError as e:
-        raise InputError(f"{where(('base',))}: base: {e}") from None
+    except InputError as e:  # the CLI words its cause (an override's place, say) itself
+        place = f"{where(('base',))}: base: "
+        raise InputError(f"{place}{e}", kind="within", place=place, cause=e) from None
     metric = spec.metric
     if metric is None:
         metric = Metric(name="val_loss" if base_cfg.data.val_split > 0 else "loss")
@@ -830,9 +831,8 @@ def sweep_dir_for(plan: Plan, out: str | Path | None = None) -> Path:
     """out, else runs/sweeps/<name> (relative to the current folder)."""
     if out is not None:
         if not str(out).strip():
-            raise InputError(
-                "the sweep folder is empty text; give a folder, e.g. runs/sweeps/try2",
-                kind="sweep_out_empty",
+            raise option_error(
+                InputError, "{o[out]} is empty; give a folder, e.g. {o[out]} runs/sweeps/try2"
             )
         return Path(out)
     return Path("runs") / "sweeps" / plan.sweep.name
@@ -863,10 +863,10 @@ def _prepare_dir(sweep_dir: Path, resume: bool, force: bool) -> None:
         return
     if not force:
         if "sweep.yaml" in entries or "results.jsonl" in entries:
-            raise InputError(
-                f"{sweep_dir}: holds a sweep already; resume it (finished trials are kept), "
-                "force a start over, or choose another folder",
-                kind="sweep_dir_taken",
+            raise option_error(
+                InputError,
+                "{sweep_dir}: holds a sweep already; add {o[resume]} to finish it (finished "
+                "trials are kept), {o[force]} to start over, or {o[out]} to choose another folder",
                 sweep_dir=sweep_dir,
             )
         raise _unusable(f"{sweep_dir}: the folder holds files")
@@ -1133,27 +1133,35 @@ def _check_reachable(address: str) -> None:
 
     scheme, sep, _ = address.strip().partition("://")
     if sep and scheme not in backends:  # Dask's client would fail, then hang in its cleanup
-        what = (
-            f"{address}: Dask has no {scheme}:// addresses (it has "
-            f"{', '.join(f'{k}://' for k in sorted(backends))}); e.g. tcp://10.0.0.5:8786"
+        raise option_error(
+            InputError,
+            "{o[scheduler]} {address}: Dask has no {scheme}:// addresses (it has {have}); "
+            "e.g. tcp://10.0.0.5:8786",
+            address=address,
+            scheme=scheme,
+            have=", ".join(f"{k}://" for k in sorted(backends)),
         )
-        raise InputError(f"scheduler {what}", kind="option_value", option="scheduler", what=what)
     m = re.match(r"^(?:tcp://)?\[?([^\[\]/]+?)\]?:(\d+)$", address.strip())
     if not m:
         if sep and scheme != "tcp":
             return
-        what = f"{address}: expected an address such as tcp://10.0.0.5:8786"
-        raise InputError(f"scheduler {what}", kind="option_value", option="scheduler", what=what)
+        raise option_error(
+            InputError,
+            "{o[scheduler]} {address}: expected an address such as tcp://10.0.0.5:8786",
+            address=address,
+        )
     _check_speaks_first(address, m.group(1), int(m.group(2)))
     _check_handshake(address)
 
 
 def _unreachable(address: str, reason: str) -> InputError:
-    what = (
-        f"cannot reach the Dask scheduler at {address} ({reason}); start one with "
-        "`dask scheduler` and check the address"
+    return option_error(
+        InputError,
+        "cannot reach the Dask scheduler at {address} ({reason}); start one with "
+        "`dask scheduler` and check the address, or run locally without {o[scheduler]}",
+        address=address,
+        reason=reason,
     )
-    return InputError(f"{what}, or run the trials locally", kind="scheduler_unreachable", what=what)
 
 
 def _check_speaks_first(address: str, host: str, port: int) -> None:
@@ -1373,10 +1381,10 @@ def choose_backend(jobs: int | None, scheduler: str | None, n_trials: int):
     (Dask's LocalCluster when installed, else a ProcessPoolExecutor)."""
     if scheduler is not None:
         if not dask_available():
-            raise InputError(
-                "a Dask scheduler needs Dask (the distributed package); install the sweep "
-                "extra: pip install 'microgradcli[sweep]'",
-                kind="scheduler_needs_dask",
+            raise option_error(
+                InputError,
+                "{o[scheduler]} needs Dask; install the sweep extra: "
+                "pip install 'microgradcli[sweep]'",
             )
         return _Dask(address=scheduler)
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)

@@ -232,6 +232,9 @@ def test_the_library_names_no_flags_and_the_cli_words_them(tmp_path):
             plan, scheduler="http://127.0.0.1:8787"
         ),
         "e.g. --set data.val_split=0.2": lambda: make_plan(load_sweep(no_val)),
+        "s.yaml:2: base: --set train.lr=abc: train.lr: must be a number": lambda: load_sweep(
+            tmp_path / "s.yaml", ["train.lr=abc"]
+        ),
     }
     for cli_words, call in calls.items():
         with pytest.raises(InputError) as e:

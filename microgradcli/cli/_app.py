@@ -243,16 +243,7 @@ _IN_FLAGS: dict[str, Callable[..., str]] = {
     "training_config_as_sweep": lambda what, path: (
         f"{what}; to train it once: mg train {shlex.quote(path)}"
     ),
-    "option_value": lambda option, what: f"--{option.replace('_', '-')} {what}",
-    "sweep_out_empty": lambda: "--out is empty; give a folder, e.g. --out runs/sweeps/try2",
-    "sweep_dir_taken": lambda sweep_dir: (
-        f"{sweep_dir}: holds a sweep already; add --resume to finish it (finished trials are "
-        "kept), --force to start over, or --out to choose another folder"
-    ),
-    "scheduler_unreachable": lambda what: f"{what}, or run locally without --scheduler",
-    "scheduler_needs_dask": lambda: (
-        "--scheduler needs Dask; install the sweep extra: pip install 'microgradcli[sweep]'"
-    ),
+    "within": lambda place, cause: f"{place}{_render(cause)}",
 }
 
 
