@@ -38,6 +38,18 @@ def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
         raise
 
 
+def finite_or_null(obj: Any) -> Any:
+    """obj with every NaN and infinity made None (null): JSON has no spelling for them,
+    and jq rejects Python's."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite_or_null(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_or_null(v) for v in obj]
+    return obj
+
+
 STDIN = "<stdin>"  # how messages name stdin
 
 
