@@ -151,6 +151,40 @@ def _decoded(lines: Iterable[bytes], name: str, what: str) -> Iterator[str]:
         offset += len(line)
 
 
+def json_lines(
+    text: str, name: str, what: str, torn_tail_ok: bool = False
+) -> Iterator[tuple[str, Any]]:
+    """(where, record) for each non-blank line of JSON Lines text, where = 'name:line'. A
+    line that is not JSON is an InputError at its line and column ('is it a {what}?'),
+    except, with torn_tail_ok, a last line with no newline: a writer killed mid-line."""
+    from microgradcli.errors import InputError
+
+    lines = text.splitlines()
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{name}:{lineno}"
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as e:
+            if torn_tail_ok and lineno == len(lines) and not text.endswith("\n"):
+                return
+            raise InputError(
+                f"{where}:{e.colno}: not valid JSON ({e.msg}); is it a {what}?"
+            ) from None
+        yield where, rec
+
+
+def check_numbers(rec: dict, keys: Iterable[str], where: str) -> None:
+    """Each of keys in rec is missing, null or a number (true/false is not one)."""
+    from microgradcli.errors import InputError
+
+    for key in keys:
+        v = rec.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise InputError(f'{where}: "{key}" is {json.dumps(v)}, not a number or null')
+
+
 def epoch_lines(path: Path, upto: int) -> list[tuple[str, dict]]:
     """The lines of a run's JSON-lines file (log, snapshots) for epochs up to `upto`, each with
     its record: later lines belong to epochs being redone, and a line torn by a crash is

@@ -29,7 +29,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from microgradcli import fileio  # noqa: E402
 from microgradcli.checkpoint import Checkpoint, format_label  # noqa: E402
 from microgradcli.errors import InputError, MathDomainError, option_error  # noqa: E402
-from microgradcli.fileio import read_input, write_output  # noqa: E402
+from microgradcli.fileio import check_numbers, json_lines, read_input, write_output  # noqa: E402
 from microgradcli.nn import MLP  # noqa: E402
 
 __all__ = [
@@ -141,25 +141,13 @@ def read_log(path: str | Path) -> list[dict[str, Any]]:
 
 def _log_records(path: str | Path, text: str) -> list[dict[str, Any]]:
     records = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{lineno}"
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError(
-                f"{where}:{e.colno}: not valid JSON ({e.msg}); is it a log.jsonl?"
-            ) from None
+    for where, rec in json_lines(text, str(path), "log.jsonl"):
         if not isinstance(rec, dict) or "epoch" not in rec or "loss" not in rec:
             raise InputError(f'{where}: not a training log line (it needs "epoch" and "loss")')
         epoch = rec["epoch"]
         if isinstance(epoch, bool) or not isinstance(epoch, (int, float)):
             raise InputError(f'{where}: "epoch" is {json.dumps(epoch)}, not a number')
-        for key in ("loss", "accuracy", "val_loss", "val_accuracy", "lr"):
-            v = rec.get(key)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
-                raise InputError(f'{where}: "{key}" is {json.dumps(v)}, not a number or null')
+        check_numbers(rec, ("loss", "accuracy", "val_loss", "val_accuracy", "lr"), where)
         records.append(rec)
     if not records:
         raise InputError(f"{path}: the log has no epochs yet")
