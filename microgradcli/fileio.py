@@ -9,6 +9,7 @@ import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 
 def _umask() -> int:
@@ -35,6 +36,18 @@ def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def finite_or_null(obj: Any) -> Any:
+    """obj with every NaN and infinity made None (null): JSON has no spelling for them,
+    and jq rejects Python's."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite_or_null(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_or_null(v) for v in obj]
+    return obj
 
 
 STDIN = "<stdin>"  # how messages name stdin
@@ -136,6 +149,40 @@ def _decoded(lines: Iterable[bytes], name: str, what: str) -> Iterator[str]:
     for line in lines:
         yield decode(line, name, what, offset)
         offset += len(line)
+
+
+def json_lines(
+    text: str, name: str, what: str, torn_tail_ok: bool = False
+) -> Iterator[tuple[str, Any]]:
+    """(where, record) for each non-blank line of JSON Lines text, where = 'name:line'. A
+    line that is not JSON is an InputError at its line and column ('is it a {what}?'),
+    except, with torn_tail_ok, a last line with no newline: a writer killed mid-line."""
+    from microgradcli.errors import InputError
+
+    lines = text.splitlines()
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{name}:{lineno}"
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as e:
+            if torn_tail_ok and lineno == len(lines) and not text.endswith("\n"):
+                return
+            raise InputError(
+                f"{where}:{e.colno}: not valid JSON ({e.msg}); is it a {what}?"
+            ) from None
+        yield where, rec
+
+
+def check_numbers(rec: dict, keys: Iterable[str], where: str) -> None:
+    """Each of keys in rec is missing, null or a number (true/false is not one)."""
+    from microgradcli.errors import InputError
+
+    for key in keys:
+        v = rec.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise InputError(f'{where}: "{key}" is {json.dumps(v)}, not a number or null')
 
 
 def epoch_lines(path: Path, upto: int) -> list[tuple[str, dict]]:

@@ -29,7 +29,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from microgradcli import fileio  # noqa: E402
 from microgradcli.checkpoint import Checkpoint, format_label  # noqa: E402
 from microgradcli.errors import InputError, MathDomainError, option_error  # noqa: E402
-from microgradcli.fileio import read_input, write_output  # noqa: E402
+from microgradcli.fileio import check_numbers, json_lines, read_input, write_output  # noqa: E402
 from microgradcli.nn import MLP  # noqa: E402
 
 __all__ = [
@@ -141,25 +141,13 @@ def read_log(path: str | Path) -> list[dict[str, Any]]:
 
 def _log_records(path: str | Path, text: str) -> list[dict[str, Any]]:
     records = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{lineno}"
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError(
-                f"{where}:{e.colno}: not valid JSON ({e.msg}); is it a log.jsonl?"
-            ) from None
+    for where, rec in json_lines(text, str(path), "log.jsonl"):
         if not isinstance(rec, dict) or "epoch" not in rec or "loss" not in rec:
             raise InputError(f'{where}: not a training log line (it needs "epoch" and "loss")')
         epoch = rec["epoch"]
         if isinstance(epoch, bool) or not isinstance(epoch, (int, float)):
             raise InputError(f'{where}: "epoch" is {json.dumps(epoch)}, not a number')
-        for key in ("loss", "accuracy", "val_loss", "val_accuracy", "lr"):
-            v = rec.get(key)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
-                raise InputError(f'{where}: "{key}" is {json.dumps(v)}, not a number or null')
+        check_numbers(rec, ("loss", "accuracy", "val_loss", "val_accuracy", "lr"), where)
         records.append(rec)
     if not records:
         raise InputError(f"{path}: the log has no epochs yet")
@@ -1148,16 +1136,14 @@ def _log_spaced(values: list[float]) -> bool:
         return False
     if len(v) == 2:
         return v[-1] / v[0] >= 10
-    lin = np.diff(v)
+    lin = np.diff(v) / v[-1]  # the ratios below do not change; squares cannot overflow
     log = np.diff(np.log(v))
     return float(np.std(log) / np.mean(log)) < float(np.std(lin) / np.mean(lin))
 
 
-def sweep_data(sweep_dir: str | Path, by: str, metric: str | None = None) -> SweepData:
-    """Read a sweep folder (sweep.yaml, results.jsonl) for a plot of metric against `by`."""
+def _read_plan(sweep_dir: str | Path) -> tuple[Path, dict[str, Any]]:
+    """A sweep folder (or its results.jsonl or sweep.yaml) and the plan in its sweep.yaml."""
     import yaml
-
-    from microgradcli.sweep import METRICS, format_value, read_results
 
     folder = Path(sweep_dir)
     if folder.name in ("results.jsonl", "sweep.yaml"):
@@ -1169,28 +1155,45 @@ def sweep_data(sweep_dir: str | Path, by: str, metric: str | None = None) -> Swe
             "wrote, e.g. runs/sweeps/moons-lr"
         )
     try:
-        plan = yaml.safe_load(plan_path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, OSError, UnicodeDecodeError) as e:
+        plan = yaml.safe_load(fileio.read_text(plan_path, "sweep plan"))
+    except yaml.YAMLError as e:
         raise InputError(f"{plan_path}: cannot read the sweep's plan ({e})") from None
     if not isinstance(plan, dict) or not isinstance(plan.get("parameters"), dict):
         raise InputError(f"{plan_path}: not a plan mg sweep wrote (no parameters)")
+    return folder, plan
+
+
+def _plotted_metric(plan: dict[str, Any], by: str, metric: str | None) -> tuple[str, str]:
+    """The metric to plot (default: the sweep's) and the epoch it is read at."""
+    from microgradcli.sweep import METRICS
+
     keys = list(plan["parameters"])
     if by not in keys:
         have = ", ".join(keys) if keys else "none: it varies only the seed"
-        raise InputError(
-            f"--by {by}: not a parameter of sweep {plan.get('name')} (its parameters: {have})"
+        raise option_error(
+            InputError,
+            "{o[by]} {by}: not a parameter of sweep {name} (its parameters: {have})",
+            by=by,
+            name=plan.get("name"),
+            have=have,
         )
     saved = plan.get("metric") or {}
     metric = metric or saved.get("name") or "loss"
     if metric not in METRICS:
-        raise InputError(f"--metric {metric}: must be one of {', '.join(METRICS)}")
-    at = saved.get("at", "last") if metric == saved.get("name") else "last"
-    lines = read_results(folder)
-    order: list[str] = []  # the parameter's values in the plan's order
-    for t in plan.get("plan") or []:
-        shown = json.dumps((t.get("params") or {}).get(by), sort_keys=True)
-        if shown not in order:
-            order.append(shown)
+        raise option_error(
+            InputError,
+            "{o[metric]} {metric}: must be one of {choices}",
+            metric=metric,
+            choices=", ".join(METRICS),
+        )
+    return metric, saved.get("at", "last") if metric == saved.get("name") else "last"
+
+
+def _sweep_series(lines: list[dict], by: str, metric: str, order: list[str]):
+    """The finished trials' (x, y) by the values of the other parameters, and how many
+    trials have no value, by status; order (the x values, as JSON) grows as they come."""
+    from microgradcli.sweep import format_params
+
     series: dict[str, list[tuple[Any, float]]] = {}
     not_shown: dict[str, int] = {}
     for r in lines:
@@ -1203,8 +1206,23 @@ def sweep_data(sweep_dir: str | Path, by: str, metric: str | None = None) -> Swe
         shown = json.dumps(params[by], sort_keys=True)
         if shown not in order:
             order.append(shown)
-        rest = ", ".join(f"{k}={format_value(v)}" for k, v in params.items() if k != by)
+        rest = format_params({k: v for k, v in params.items() if k != by})
         series.setdefault(rest, []).append((params[by], float(y)))
+    return series, not_shown
+
+
+def sweep_data(sweep_dir: str | Path, by: str, metric: str | None = None) -> SweepData:
+    """Read a sweep folder (sweep.yaml, results.jsonl) for a plot of metric against `by`."""
+    from microgradcli.sweep import read_results
+
+    folder, plan = _read_plan(sweep_dir)
+    metric, at = _plotted_metric(plan, by, metric)
+    order: list[str] = []  # the parameter's values in the plan's order
+    for t in plan.get("plan") or []:
+        shown = json.dumps((t.get("params") or {}).get(by), sort_keys=True)
+        if shown not in order:
+            order.append(shown)
+    series, not_shown = _sweep_series(read_results(folder), by, metric, order)
     if not series:
         raise InputError(
             f"{folder}: no finished trial has a {metric} to plot"
@@ -1228,46 +1246,44 @@ def sweep_data(sweep_dir: str | Path, by: str, metric: str | None = None) -> Swe
     )
 
 
-def sweep_figure(data: SweepData, title: str | None = None) -> Figure:
-    """The metric against one parameter: a dot per trial, mean ± sd over the seeds per
-    value joined by a line, one colour per combination of the other parameters."""
-    from microgradcli.sweep import format_value
-
-    fig = _figure(7.0, 4.2)
-    ax = _axes(fig)
+def _draw_sweep_series(ax, data: SweepData, s: int, label: str, points: list) -> None:
+    """One series: a dot per trial, and mean ± sd over the seeds per value joined by a
+    line (categories side by side, a little apart, when there are several series)."""
     n = len(data.series)
+    colour = PALETTE[s % len(PALETTE)]
     index = {json.dumps(v, sort_keys=True): i for i, v in enumerate(data.ticks)}
     spread = 0.25 if data.categorical and n > 1 else 0.0
-    for s, (label, points) in enumerate(data.series):
-        colour = PALETTE[s % len(PALETTE)]
-        shift = (s - (n - 1) / 2) * spread / max(n - 1, 1) if spread else 0.0
-        xs_of = {}
-        for x, y in points:
-            key = json.dumps(x, sort_keys=True)
-            xs_of.setdefault(key, []).append(y)
-        pos = [
-            (index[k] + shift if data.categorical else float(json.loads(k)), ys)
-            for k, ys in sorted(xs_of.items(), key=lambda item: index[item[0]])
-        ]
-        if not data.categorical:
-            pos.sort(key=lambda p: p[0])
-        dots_x = [x for x, ys in pos for _ in ys]
-        dots_y = [y for _, ys in pos for y in ys]
-        ax.scatter(dots_x, dots_y, s=16, color=colour, alpha=0.55, linewidths=0, zorder=3)
-        means = [float(np.mean(ys)) for _, ys in pos]
-        sds = [float(np.std(ys, ddof=1)) if len(ys) > 1 else 0.0 for _, ys in pos]
-        ax.errorbar(
-            [x for x, _ in pos],
-            means,
-            yerr=sds,
-            color=colour,
-            marker="o",
-            markersize=5,
-            linewidth=1.8,
-            capsize=3,
-            label=label or "mean ± sd over seeds",
-            zorder=4,
-        )
+    shift = (s - (n - 1) / 2) * spread / max(n - 1, 1) if spread else 0.0
+    xs_of: dict[str, list[float]] = {}
+    for x, y in points:
+        xs_of.setdefault(json.dumps(x, sort_keys=True), []).append(y)
+    pos = [
+        (index[k] + shift if data.categorical else float(json.loads(k)), ys)
+        for k, ys in sorted(xs_of.items(), key=lambda item: index[item[0]])
+    ]
+    if not data.categorical:
+        pos.sort(key=lambda p: p[0])
+    dots_x = [x for x, ys in pos for _ in ys]
+    dots_y = [y for _, ys in pos for y in ys]
+    ax.scatter(dots_x, dots_y, s=16, color=colour, alpha=0.55, linewidths=0, zorder=3)
+    ax.errorbar(
+        [x for x, _ in pos],
+        [float(np.mean(ys)) for _, ys in pos],
+        yerr=[float(np.std(ys, ddof=1)) if len(ys) > 1 else 0.0 for _, ys in pos],
+        color=colour,
+        marker="o",
+        markersize=5,
+        linewidth=1.8,
+        capsize=3,
+        label=label or "mean ± sd over seeds",
+        zorder=4,
+    )
+
+
+def _sweep_axes(ax, data: SweepData) -> None:
+    """x: the parameter's values as ticks (categories, or a log axis); y: the metric."""
+    from microgradcli.sweep import format_value
+
     if data.categorical:
         ax.set_xticks(range(len(data.ticks)), [format_value(v) for v in data.ticks])
         ax.set_xlim(-0.5, len(data.ticks) - 0.5)
@@ -1282,6 +1298,10 @@ def sweep_figure(data: SweepData, title: str | None = None) -> Figure:
         ax.set_yscale("log")
     ax.set_xlabel(data.key)
     ax.set_ylabel(f"{data.metric} ({'best epoch' if data.at == 'best' else 'last epoch'})")
+
+
+def _sweep_legend(ax, n: int) -> None:
+    """Below the axes: with many trials there is no empty corner to be sure of."""
     handles, labels = ax.get_legend_handles_labels()
     legend_title = None
     if n > 1:
@@ -1291,7 +1311,6 @@ def sweep_figure(data: SweepData, title: str | None = None) -> Figure:
             Line2D([], [], color=PALETTE[0], marker="o", linestyle="none", markersize=4, alpha=0.55)
         )
         labels.append("one trial")
-    # below the axes: with many trials there is no empty corner to be sure of
     ax.legend(
         handles,
         labels,
@@ -1301,6 +1320,17 @@ def sweep_figure(data: SweepData, title: str | None = None) -> Figure:
         ncol=min(len(labels), 3),
         frameon=False,
     )
+
+
+def sweep_figure(data: SweepData, title: str | None = None) -> Figure:
+    """The metric against one parameter: a dot per trial, mean ± sd over the seeds per
+    value joined by a line, one colour per combination of the other parameters."""
+    fig = _figure(7.0, 4.2)
+    ax = _axes(fig)
+    for s, (label, points) in enumerate(data.series):
+        _draw_sweep_series(ax, data, s, label, points)
+    _sweep_axes(ax, data)
+    _sweep_legend(ax, len(data.series))
     head = title or f"Sweep {data.name}: {data.metric} by {data.key}"
     if data.not_shown and title is None:
         head += " (" + ", ".join(f"{k} {v}" for k, v in data.not_shown.items()) + " not shown)"

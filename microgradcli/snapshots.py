@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from microgradcli.errors import InputError
-from microgradcli.fileio import epoch_lines, read_text, write_atomic
+from microgradcli.fileio import check_numbers, epoch_lines, json_lines, read_text, write_atomic
 
 __all__ = ["SNAPSHOTS", "Snapshot", "SnapshotWriter", "read_snapshots"]
 
@@ -102,29 +102,15 @@ def read_snapshots(run: str | Path) -> list[Snapshot]:
         )
         raise InputError(f"{what} {_EVERY}", kind="setting", what=what, setting=_EVERY)
     text = read_text(path, "snapshot file")
-    lines = text.splitlines()
     snaps: dict[int, Snapshot] = {}
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{lineno}"
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as e:
-            if lineno == len(lines) and not text.endswith("\n"):
-                continue  # the run was killed while writing this line
-            raise InputError(f"{where}:{e.colno}: not valid JSON ({e.msg})") from None
+    for where, rec in json_lines(text, str(path), SNAPSHOTS, torn_tail_ok=True):
         epoch = rec.get("epoch") if isinstance(rec, dict) else None
         if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
             raise InputError(f'{where}: not a snapshot line (it needs "epoch" and "model")')
         if not isinstance(rec.get("model"), dict):
             raise InputError(f'{where}: not a snapshot line (it needs "epoch" and "model")')
-        metrics = {}
-        for key in METRICS:
-            v = rec.get(key)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
-                raise InputError(f'{where}: "{key}" is {json.dumps(v)}, not a number or null')
-            metrics[key] = None if v is None else float(v)
+        check_numbers(rec, METRICS, where)
+        metrics = {k: None if rec.get(k) is None else float(rec[k]) for k in METRICS}
         snaps[epoch] = Snapshot(epoch=epoch, model=rec["model"], **metrics)
     if not snaps:
         what = f"{path}: no snapshots yet; train with"

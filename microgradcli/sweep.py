@@ -13,11 +13,12 @@ trial's numbers are those `mg train <its config.yaml>` gives, bit for bit (same 
 checked on every worker before the first trial, and again by each trial).
 
 Trial ids are a hash of the resolved config (without its name), so the same point and
-seed always get the same folder, and `--resume` knows what is finished.
+seed always get the same folder, and a resumed sweep knows what is finished.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -43,9 +44,17 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import microgradcli
-from microgradcli.config import config_dict, config_from_dict, load_config
-from microgradcli.errors import InputError, JobFailed, MgError
-from microgradcli.fileio import read_text, write_atomic
+from microgradcli.config import (  # a sweep file is read as a config is: the same YAML rules
+    _OVERRIDE_KEY,
+    _dotted,
+    _parse_yaml,
+    _show,
+    config_dict,
+    config_from_dict,
+    load_config,
+)
+from microgradcli.errors import InputError, JobFailed, MgError, option_error
+from microgradcli.fileio import finite_or_null, read_text, write_atomic
 
 __all__ = [
     "METRICS",
@@ -68,7 +77,6 @@ RUN_FILES = ("config.yaml", "log.jsonl", "model.json", "summary.json")
 MAX_TRIALS = 100_000
 MAX_FILE_BYTES = 1_000_000
 MAX_VALUE_NODES = 10_000  # items in one parameter's values (an alias bomb stops here)
-_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _ID = re.compile(r"^[0-9a-f]{10}$")
 
@@ -146,10 +154,7 @@ class Sweep:
 
     def where(self, *path: Any) -> str:
         """file:line of a key path in the sweep file (as near as it is known)."""
-        for n in range(len(path), -1, -1):
-            if path[:n] in self.lines:
-                return f"{self.path}:{self.lines[path[:n]]}"
-        return self.path
+        return _place(self.path, self.lines, path)
 
 
 @dataclass
@@ -185,52 +190,6 @@ class Param:
         return float(f"{v:.4g}")  # readable configs and tables; the sample stays uniform enough
 
 
-def _loader() -> type:
-    try:  # configs' own YAML rules (no base-60 or octal numbers), when available
-        from microgradcli.config import _Loader
-
-        return _Loader
-    except ImportError:  # pragma: no cover
-        return yaml.SafeLoader
-
-
-def _show(value: Any) -> str:
-    try:
-        text = json.dumps(value)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _dotted(path: tuple) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
-def _yaml_lines(node: Any) -> dict[tuple, int]:
-    """The line of every key path of a composed YAML document (aliases walked once)."""
-    lines: dict[tuple, int] = {}
-    seen: set[int] = set()
-    stack = [(node, ())]
-    while stack:
-        n, path = stack.pop()
-        if n is None or id(n) in seen:
-            continue
-        seen.add(id(n))
-        if isinstance(n, yaml.MappingNode):
-            for k, v in n.value:
-                if isinstance(k, yaml.ScalarNode):
-                    lines[(*path, k.value)] = k.start_mark.line + 1
-                    stack.append((v, (*path, k.value)))
-        elif isinstance(n, yaml.SequenceNode):
-            for i, v in enumerate(n.value):
-                lines[(*path, i)] = v.start_mark.line + 1
-                stack.append((v, (*path, i)))
-    return lines
-
-
 def _count_nodes(value: Any, limit: int) -> int:
     """How many items a value holds, counting shared ones again, stopping past limit."""
     count, stack = 0, [value]
@@ -244,26 +203,49 @@ def _count_nodes(value: Any, limit: int) -> int:
     return count
 
 
-def _parse_file(path: str) -> tuple[Any, dict[tuple, int]]:
-    p = Path(path)
-    text = read_text(p, "sweep file", missing_hint="see sweeps/ for examples")
+def _place(file: str, lines: dict[tuple, int], path: tuple) -> str:
+    """file:line of a key path in the sweep file (as near as it is known)."""
+    for n in range(len(path), -1, -1):
+        if path[:n] in lines:
+            return f"{file}:{lines[path[:n]]}"
+    return file
+
+
+# The top-level keys only a training config has, and those only a sweep file has.
+_TRAINING_KEYS = ("data", "model", "train")
+_SWEEP_KEYS = tuple(k for k in SweepFile.model_fields if k != "name")
+
+
+def _read_mapping(path: str) -> tuple[dict, dict[tuple, int]]:
+    """The sweep file as a mapping (named after the file unless it says otherwise) and
+    the line of every key path in it."""
+    if path == "-":
+        raise InputError(
+            "a sweep file cannot be stdin: its base config is relative to it; give its path"
+        )
+    text = read_text(Path(path), "sweep file", missing_hint="see sweeps/ for examples")
     if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
         raise InputError(
             f"{path}: a sweep file of over {MAX_FILE_BYTES // 1000} kB; is it the right file?"
         )
-    loader = _loader()
-    try:
-        node = yaml.compose(text, Loader=loader)
-        raw = yaml.load(text, Loader=loader)  # noqa: S506 (a SafeLoader)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        at = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else path
+    raw, lines = _parse_yaml(text, path)
+    raw = {} if raw is None else raw
+    if not isinstance(raw, dict):
         raise InputError(
-            f"{at}: invalid YAML: {e.problem or e.context or 'invalid YAML'}"
-        ) from None
-    except (yaml.YAMLError, RecursionError) as e:
-        raise InputError(f"{path}: invalid YAML: {e}") from None
-    return raw, _yaml_lines(node)
+            f"{path}: a sweep file is a mapping (name, base, parameters, seeds, metric), not a {type(raw).__name__}"
+        )
+    found = [k for k in _TRAINING_KEYS if k in raw]
+    if found and not any(k in raw for k in _SWEEP_KEYS):
+        what = (
+            f"{path}: this is a training config ({', '.join(found)}), not a sweep file; a sweep "
+            "file names one as its base and says what to vary, e.g. sweeps/moons-lr.yaml: "
+            "base: ../configs/moons.yaml, parameters: {train.lr: [0.01, 0.1, 1.0]}, seeds: [1, 2, 3]"
+        )
+        raise InputError(what, kind="training_config_as_sweep", what=what, path=path)
+    stem = Path(path).stem
+    if "name" not in raw and _NAME.match(stem):
+        raw["name"] = stem
+    return raw, lines
 
 
 def _describe(err: dict) -> str:
@@ -304,85 +286,8 @@ def _bad(where: str, path: tuple, message: str) -> InputError:
     return InputError(f"{where}: {_dotted(path)}: {message}")
 
 
-def _parse_param(key: str, value: Any, method: str, where: str) -> Param:
-    path = ("parameters", key)
-    if not _KEY.match(key):
-        raise _bad(where, path, "not a config key path; write it as --set names it, e.g. train.lr")
-    if key in ("seed", "name") or key.startswith("output.dir"):
-        hint = {"seed": "list the seeds under seeds: instead"}.get(
-            key, "the sweep sets it for each trial"
-        )
-        raise _bad(where, path, f"cannot be swept; {hint}")
-    if _count_nodes(value, MAX_VALUE_NODES) > MAX_VALUE_NODES:
-        raise _bad(where, path, f"holds over {MAX_VALUE_NODES} items; is it the right file?")
-    if isinstance(value, list):
-        if not value:
-            raise _bad(where, path, "needs at least one value")
-        seen = []
-        for v in value:
-            if v in seen:
-                raise _bad(where, path, f"the value {_show(v)} is listed twice")
-            seen.append(v)
-        return Param(key, "values", values=list(value))
-    ranges = ("uniform", "log_uniform", "int", "choice")
-    if not (isinstance(value, dict) and len(value) == 1 and next(iter(value)) in ranges):
-        raise _bad(
-            where,
-            path,
-            f"must be a list of values, or (method: random) one of {{uniform: [a, b]}}, "
-            f"{{log_uniform: [a, b]}}, {{int: [a, b]}}, {{choice: [...]}} (got {_show(value)})",
-        )
-    kind, arg = next(iter(value.items()))
-    if method != "random":
-        raise _bad(
-            where, path, f"a {kind} range needs method: random; a grid takes a list of values"
-        )
-    if kind == "choice":
-        if not isinstance(arg, list) or not arg:
-            raise _bad(where, path, f"choice needs a list of at least one value (got {_show(arg)})")
-        return Param(key, "choice", values=list(arg))
-    ok = (
-        isinstance(arg, list)
-        and len(arg) == 2
-        and all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in arg)
-        and all(math.isfinite(a) for a in arg)
-    )
-    if not ok:
-        raise _bad(where, path, f"{kind} needs [low, high], two numbers (got {_show(arg)})")
-    low, high = arg
-    if kind == "int" and not all(isinstance(a, int) for a in arg):
-        raise _bad(where, path, f"int needs two whole numbers (got {_show(arg)})")
-    if low > high or (kind != "int" and low == high):
-        raise _bad(where, path, f"{kind} needs low < high (got {_show(arg)})")
-    if kind == "log_uniform" and low <= 0:
-        raise _bad(where, path, f"log_uniform needs low > 0 (got {_show(arg)})")
-    return Param(key, kind, low=low, high=high)
-
-
-def load_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Sweep:
-    """Read and validate a sweep file; load its base config with the --set overrides."""
-    path = str(path)
-    if path == "-":
-        raise InputError(
-            "a sweep file cannot be stdin: its base config is relative to it; give its path"
-        )
-    raw, lines = _parse_file(path)
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise InputError(
-            f"{path}: a sweep file is a mapping (name, base, parameters, seeds, metric), not a {type(raw).__name__}"
-        )
-    stem = Path(path).stem
-    if "name" not in raw and _NAME.match(stem):
-        raw["name"] = stem
-
-    def where(p: tuple) -> str:
-        for n in range(len(p), -1, -1):
-            if p[:n] in lines:
-                return f"{path}:{lines[p[:n]]}"
-        return path
-
+def _validate_spec(raw: dict, where: Callable[[tuple], str]) -> SweepFile:
+    """The sweep file's keys checked, each problem named with its line."""
     try:
         spec = SweepFile.model_validate(raw)
     except ValidationError as e:
@@ -407,10 +312,86 @@ def load_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) ->
         raise _bad(
             where(("seeds",)), ("seeds",), f"a seed is listed twice (got {_show(spec.seeds)})"
         )
-    params = [
-        _parse_param(k, v, spec.method, where(("parameters", k)))
-        for k, v in spec.parameters.items()
-    ]
+    return spec
+
+
+def _check_swept_key(key: str, where: str) -> None:
+    path = ("parameters", key)
+    if not _OVERRIDE_KEY.match(key):
+        raise _bad(
+            where, path, "not a config key path (sections and keys joined by dots, e.g. train.lr)"
+        )
+    if key in ("seed", "name") or key.startswith("output.dir"):
+        hint = {"seed": "list the seeds under seeds: instead"}.get(
+            key, "the sweep sets it for each trial"
+        )
+        raise _bad(where, path, f"cannot be swept; {hint}")
+
+
+def _range_of(value: Any, method: str, where: str, path: tuple) -> tuple[str, Any]:
+    """A random parameter's range, {kind: argument}, as (kind, argument)."""
+    ranges = ("uniform", "log_uniform", "int", "choice")
+    if not (isinstance(value, dict) and len(value) == 1 and next(iter(value)) in ranges):
+        raise _bad(
+            where,
+            path,
+            f"must be a list of values, or (method: random) one of {{uniform: [a, b]}}, "
+            f"{{log_uniform: [a, b]}}, {{int: [a, b]}}, {{choice: [...]}} (got {_show(value)})",
+        )
+    kind, arg = next(iter(value.items()))
+    if method != "random":
+        raise _bad(
+            where, path, f"a {kind} range needs method: random; a grid takes a list of values"
+        )
+    if kind == "choice" and (not isinstance(arg, list) or not arg):
+        raise _bad(where, path, f"choice needs a list of at least one value (got {_show(arg)})")
+    return kind, arg
+
+
+def _bounds(kind: str, arg: Any, where: str, path: tuple) -> tuple[float, float]:
+    """A uniform, log_uniform or int range's [low, high], checked."""
+    ok = (
+        isinstance(arg, list)
+        and len(arg) == 2
+        and all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in arg)
+        and all(math.isfinite(a) for a in arg)
+    )
+    if not ok:
+        raise _bad(where, path, f"{kind} needs [low, high], two numbers (got {_show(arg)})")
+    low, high = arg
+    if kind == "int" and not all(isinstance(a, int) for a in arg):
+        raise _bad(where, path, f"int needs two whole numbers (got {_show(arg)})")
+    if low > high or (kind != "int" and low == high):
+        raise _bad(where, path, f"{kind} needs low < high (got {_show(arg)})")
+    if kind == "log_uniform" and low <= 0:
+        raise _bad(where, path, f"log_uniform needs low > 0 (got {_show(arg)})")
+    return low, high
+
+
+def _parse_param(key: str, value: Any, method: str, where: str) -> Param:
+    """One entry of parameters: a list of values, or (method: random) a range."""
+    path = ("parameters", key)
+    _check_swept_key(key, where)
+    if _count_nodes(value, MAX_VALUE_NODES) > MAX_VALUE_NODES:
+        raise _bad(where, path, f"holds over {MAX_VALUE_NODES} items; is it the right file?")
+    if isinstance(value, list):
+        if not value:
+            raise _bad(where, path, "needs at least one value")
+        seen = []
+        for v in value:
+            if v in seen:
+                raise _bad(where, path, f"the value {_show(v)} is listed twice")
+            seen.append(v)
+        return Param(key, "values", values=list(value))
+    kind, arg = _range_of(value, method, where, path)
+    if kind == "choice":
+        return Param(key, "choice", values=list(arg))
+    low, high = _bounds(kind, arg, where, path)
+    return Param(key, kind, low=low, high=high)
+
+
+def _base_path(path: str, spec: SweepFile, where: Callable[[tuple], str]) -> Path:
+    """The base config's file: base is relative to the sweep file."""
     base_path = (Path(path).resolve().parent / Path(spec.base).expanduser()).resolve()
     if not base_path.is_file():
         raise _bad(
@@ -418,16 +399,37 @@ def load_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) ->
             ("base",),
             f"no such config file: {base_path} (base is relative to the sweep file)",
         )
+    return base_path
+
+
+def _set_overrides(spec: SweepFile, where: Callable[[tuple], str]) -> list[str]:
+    """The sweep file's set: as KEY.PATH=VALUE overrides of the base config."""
     for key in spec.set:
-        if not _KEY.match(key):
+        if not _OVERRIDE_KEY.match(key):
             raise _bad(
                 where(("set", key)), ("set", key), "not a config key path, e.g. data.val_split"
             )
-    overrides = [*(f"{k}={_yaml_text(v)}" for k, v in spec.set.items()), *overrides]
+    return [f"{k}={_yaml_text(v)}" for k, v in spec.set.items()]
+
+
+def load_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Sweep:
+    """Read and validate a sweep file; load its base config with its set: and then the
+    given overrides (KEY.PATH=VALUE, as set: takes them)."""
+    path = str(path)
+    raw, lines = _read_mapping(path)
+    where = functools.partial(_place, path, lines)
+    spec = _validate_spec(raw, where)
+    params = [
+        _parse_param(k, v, spec.method, where(("parameters", k)))
+        for k, v in spec.parameters.items()
+    ]
+    base_path = _base_path(path, spec, where)
+    overrides = [*_set_overrides(spec, where), *overrides]
     try:
         base_cfg, base_dir = load_config(base_path, list(overrides))
-    except InputError as e:
-        raise InputError(f"{where(('base',))}: base: {e}") from None
+    except InputError as e:  # the CLI words its cause (an override's place, say) itself
+        place = f"{where(('base',))}: base: "
+        raise InputError(f"{place}{e}", kind="within", place=place, cause=e) from None
     metric = spec.metric
     if metric is None:
         metric = Metric(name="val_loss" if base_cfg.data.val_split > 0 else "loss")
@@ -446,7 +448,7 @@ class Trial:
     config: dict[str, Any]
 
     def label(self) -> str:
-        return ", ".join(f"{k}={format_value(v)}" for k, v in self.params.items())
+        return format_params(self.params)
 
 
 @dataclass
@@ -493,6 +495,14 @@ def format_value(v: Any) -> str:
     return json.dumps(v)
 
 
+def format_params(params: dict[str, Any], seed: int | None = None) -> str:
+    """A point (and a seed) as tables and messages show it: train.lr=0.1, seed 2."""
+    text = ", ".join(f"{k}={format_value(v)}" for k, v in params.items())
+    if seed is None:
+        return text
+    return f"{text}, seed {seed}" if text else f"seed {seed}"
+
+
 def _yaml_text(value: Any) -> str:
     """A value as --set takes it (YAML; floats keep their dot: 1.0e-05)."""
     text = yaml.safe_dump(value, default_flow_style=True, width=10**9)
@@ -517,9 +527,8 @@ def _points(sweep: Sweep) -> Iterator[dict[str, Any]]:
             yield {p.key: p.sample(rng) for p in params}
 
 
-def make_plan(sweep: Sweep) -> Plan:
-    """Expand the sweep into trials (grid order: the first parameter varies slowest; each
-    point once per seed) and validate every trial's config, naming the key of an error."""
+def _plan_size(sweep: Sweep) -> int:
+    """How many points the plan has; too many trials are refused before any is built."""
     spec = sweep.spec
     n_points = (
         math.prod(len(p.values) for p in sweep.params)
@@ -532,42 +541,68 @@ def make_plan(sweep: Sweep) -> Plan:
             f"{sweep.path}: the plan has {n_points * n_seeds:,} trials ({n_points:,} points x "
             f"{n_seeds} seeds); at most {MAX_TRIALS:,} are run at once: split the sweep"
         )
+    return n_points
+
+
+def _seed_configs(sweep: Sweep, point: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The resolved config of a point, once per seed (the sweep names each trial's
+    folder itself, so output.dir is left out)."""
+    sets = [f"{k}={_yaml_text(v)}" for k, v in point.items()]
+    try:
+        cfg, _ = load_config(sweep.base_path, [*sweep.overrides, *sets])
+    except InputError as e:
+        raise _point_error(sweep, point, e) from None
+    seeds = sweep.spec.seeds if sweep.spec.seeds is not None else [config_dict(cfg)["seed"]]
+    for seed in seeds:
+        d = config_dict(cfg)
+        d["seed"] = seed
+        d["output"]["dir"] = None
+        yield d
+
+
+def _trial(sweep: Sweep, point: dict[str, Any], d: dict[str, Any], tid: str, index: int) -> Trial:
+    """A trial named after the sweep and its id, its config validated once more."""
+    d["name"] = f"{sweep.name}-{tid}"
+    try:
+        d = config_dict(config_from_dict(d, f"{sweep.path} (trial {tid})"))
+    except InputError as e:  # pragma: no cover (the point validated already)
+        raise _point_error(sweep, point, e) from None
+    return Trial(tid, index, dict(point), d["seed"], d)
+
+
+def _check_metric_split(sweep: Sweep, trials: list[Trial]) -> None:
+    """A val_ metric needs a validation split in every trial."""
+    metric = sweep.metric
+    if not metric.name.startswith("val_"):
+        return
+    no_val = next((t for t in trials if t.config["data"]["val_split"] == 0), None)
+    if no_val is not None:
+        what = (
+            f"{sweep.where('metric', 'name')}: metric.name: {metric.name} needs a validation "
+            f"split, but data.val_split is 0 in {sweep.base_path.name}"
+            + (f" for {no_val.label()}" if no_val.params else "")
+            + "; rank by loss, or set one, e.g."
+        )
+        setting = "data.val_split=0.2"
+        raise InputError(f"{what} {setting}", kind="setting", what=what, setting=setting)
+
+
+def make_plan(sweep: Sweep) -> Plan:
+    """Expand the sweep into trials (grid order: the first parameter varies slowest; each
+    point once per seed) and validate every trial's config, naming the key of an error."""
+    n_points = _plan_size(sweep)
     trials: list[Trial] = []
     seen: set[str] = set()
     duplicates = 0
     for point in _points(sweep):
-        sets = [f"{k}={_yaml_text(v)}" for k, v in point.items()]
-        try:
-            cfg, _ = load_config(sweep.base_path, [*sweep.overrides, *sets])
-        except InputError as e:
-            raise _point_error(sweep, point, e) from None
-        d = config_dict(cfg)
-        seeds = spec.seeds if spec.seeds is not None else [d["seed"]]
-        for seed in seeds:
-            d = config_dict(cfg)
-            d["seed"] = seed
-            d["output"]["dir"] = None
+        for d in _seed_configs(sweep, point):
             tid = trial_id(d)
             if tid in seen:
                 duplicates += 1
                 continue
             seen.add(tid)
-            d["name"] = f"{sweep.name}-{tid}"
-            try:
-                d = config_dict(config_from_dict(d, f"{sweep.path} (trial {tid})"))
-            except InputError as e:  # pragma: no cover (the point validated already)
-                raise _point_error(sweep, point, e) from None
-            trials.append(Trial(tid, len(trials), dict(point), seed, d))
-    metric = sweep.metric
-    if metric.name.startswith("val_"):
-        no_val = next((t for t in trials if t.config["data"]["val_split"] == 0), None)
-        if no_val is not None:
-            raise InputError(
-                f"{sweep.where('metric', 'name')}: metric.name: {metric.name} needs a validation "
-                f"split, but data.val_split is 0 in {sweep.base_path.name}"
-                + (f" for {no_val.label()}" if no_val.params else "")
-                + "; set one (e.g. --set data.val_split=0.2) or rank by loss"
-            )
+            trials.append(_trial(sweep, point, d, tid, len(trials)))
+    _check_metric_split(sweep, trials)
     return Plan(sweep, trials, n_points, duplicates)
 
 
@@ -578,7 +613,7 @@ def _point_error(sweep: Sweep, point: dict[str, Any], e: InputError) -> InputErr
     key = key if key in point else None
     where = sweep.where("parameters", key) if key else sweep.where("parameters")
     path = f"parameters.{key}" if key else "parameters"
-    shown = ", ".join(f"{k}={format_value(v)}" for k, v in point.items())
+    shown = format_params(point)
     message = e.rest if override else str(e)
     return InputError(f"{where}: {path}: the point {shown} gives an invalid config: {message}")
 
@@ -650,6 +685,7 @@ def run_trial(payload: dict[str, Any], should_stop: Callable[[], bool] | None = 
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mg-trial-") as tmp:
         run_dir = Path(tmp) / "run"
+        out["worker_dir"] = str(run_dir)  # its messages name it: the client renames it
         status = "ok"
         try:
             cfg = config_from_dict(payload["config"], f"trial {payload['id']}")
@@ -663,7 +699,7 @@ def run_trial(payload: dict[str, Any], should_stop: Callable[[], bool] | None = 
         except KeyboardInterrupt:
             status = "interrupted"
         except Exception as e:  # a crash: recorded, the sweep goes on
-            status, out["error"] = "failed", f"{type(e).__name__}: {e}"
+            status, out["error"] = "failed", _one_line(e)
         if status in ("ok", "diverged"):
             for name in sorted(os.listdir(run_dir)) if run_dir.is_dir() else []:
                 p = run_dir / name
@@ -675,18 +711,17 @@ def run_trial(payload: dict[str, Any], should_stop: Callable[[], bool] | None = 
 
 
 # -- results --------------------------------------------------------------------------------
-def _log_records(data: bytes | None) -> list[dict]:
-    if not data:
-        return []
-    recs = []
-    for line in data.decode("utf-8").splitlines():
+def _json_objects(text: str) -> list[dict]:
+    """The JSON objects of a JSON-lines text; a line torn by a killed process is skipped."""
+    objects = []
+    for line in text.splitlines():
         try:
-            rec = json.loads(line)
+            obj = json.loads(line)
         except json.JSONDecodeError:
             continue
-        if isinstance(rec, dict):
-            recs.append(rec)
-    return recs
+        if isinstance(obj, dict):
+            objects.append(obj)
+    return objects
 
 
 def trial_metrics(records: list[dict], metric: Metric) -> tuple[dict[str, Any], int | None]:
@@ -703,7 +738,7 @@ def trial_metrics(records: list[dict], metric: Metric) -> tuple[dict[str, Any], 
 
 
 def _result_line(plan: Plan, trial: Trial, res: dict, run_dir: Path | None) -> dict:
-    records = _log_records(res["files"].get("log.jsonl"))
+    records = _json_objects(res["files"].get("log.jsonl", b"").decode("utf-8"))
     metrics, epoch = trial_metrics(records, plan.sweep.metric)
     return {
         "sweep": plan.sweep.name,
@@ -717,9 +752,18 @@ def _result_line(plan: Plan, trial: Trial, res: dict, run_dir: Path | None) -> d
         "epoch": epoch,
         "seconds": res["seconds"],
         "worker": res["worker"],
-        "error": res.get("error"),
+        "error": _trial_error(res, run_dir),
         "run_dir": str(run_dir) if run_dir is not None else None,
     }
+
+
+def _trial_error(res: dict, run_dir: Path | None) -> str | None:
+    """The trial's error naming the trial's folder where the worker's message names its
+    temporary one (a diverged run's checkpoint is kept: in the trial's folder)."""
+    error, theirs = res.get("error"), res.get("worker_dir")
+    if error and theirs and run_dir is not None:
+        error = error.replace(theirs, str(run_dir))
+    return error
 
 
 def read_results(path: str | Path) -> list[dict]:
@@ -728,15 +772,7 @@ def read_results(path: str | Path) -> list[dict]:
     if p.is_dir():
         p = p / "results.jsonl"
     text = read_text(p, "results file", missing_hint="run the sweep first: mg sweep SWEEP_FILE")
-    out = []
-    for line in text.splitlines():
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(rec, dict) and isinstance(rec.get("id"), str):
-            out.append(rec)
-    return out
+    return [r for r in _json_objects(text) if isinstance(r.get("id"), str)]
 
 
 @dataclass
@@ -792,42 +828,57 @@ def best_trial(group: Group, metric: str, goal: str) -> dict | None:
 
 # -- the sweep folder ---------------------------------------------------------------------
 def sweep_dir_for(plan: Plan, out: str | Path | None = None) -> Path:
-    """--out, else runs/sweeps/<name> (relative to the current folder)."""
+    """out, else runs/sweeps/<name> (relative to the current folder)."""
     if out is not None:
         if not str(out).strip():
-            raise InputError("--out is empty; give a folder, e.g. --out runs/sweeps/try2")
+            raise option_error(
+                InputError, "{o[out]} is empty; give a folder, e.g. {o[out]} runs/sweeps/try2"
+            )
         return Path(out)
     return Path("runs") / "sweeps" / plan.sweep.name
 
 
+def _unusable(what: str) -> InputError:
+    return InputError(f"{what}; choose another folder", kind="run_dir_unusable", what=what)
+
+
+def _swept(sweep_dir: Path, entry: str) -> bool:
+    """An entry of a sweep folder that mg sweep writes: the plan, the results, a
+    temporary file, a trial's folder holding only run files."""
+    if entry in ("sweep.yaml", "results.jsonl") or (entry[:1] == "." and entry.endswith(".tmp")):
+        return True
+    d = sweep_dir / entry
+    return bool(_ID.match(entry)) and d.is_dir() and _only_run_files(d)
+
+
 def _prepare_dir(sweep_dir: Path, resume: bool, force: bool) -> None:
+    """The sweep folder can take the sweep: it is new or empty, or the sweep is resumed,
+    or (force) it holds only an earlier sweep's files, which are deleted."""
     if sweep_dir.exists() and not sweep_dir.is_dir():
-        raise InputError(f"{sweep_dir}: exists and is not a folder; choose another --out")
+        raise _unusable(f"{sweep_dir}: exists and is not a folder")
     if not sweep_dir.exists() or resume:
         return
     entries = sorted(os.listdir(sweep_dir))
     if not entries:
         return
-    is_sweep = "sweep.yaml" in entries or "results.jsonl" in entries
     if not force:
-        if is_sweep:
-            raise InputError(
-                f"{sweep_dir}: holds a sweep already; add --resume to finish it (finished "
-                "trials are kept), --force to start over, or --out to choose another folder"
+        if "sweep.yaml" in entries or "results.jsonl" in entries:
+            raise option_error(
+                InputError,
+                "{sweep_dir}: holds a sweep already; add {o[resume]} to finish it (finished "
+                "trials are kept), {o[force]} to start over, or {o[out]} to choose another folder",
+                sweep_dir=sweep_dir,
             )
-        raise InputError(f"{sweep_dir}: the folder holds files; choose another --out")
-    foreign = [
-        e
-        for e in entries
-        if e not in ("sweep.yaml", "results.jsonl")
-        and not (e.startswith(".") and e.endswith(".tmp"))
-        and not (_ID.match(e) and (sweep_dir / e).is_dir() and _only_run_files(sweep_dir / e))
-    ]
+        raise _unusable(f"{sweep_dir}: the folder holds files")
+    foreign = [e for e in entries if not _swept(sweep_dir, e)]
     if foreign:
         shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
         raise InputError(
-            f"{sweep_dir}: refusing to --force: the folder holds files mg sweep did not write "
-            f"({shown}); choose another --out"
+            f"{sweep_dir}: refusing to start the sweep over: the folder holds files mg did "
+            f"not write ({shown}); choose another folder",
+            kind="run_dir_foreign",
+            run_dir=sweep_dir,
+            shown=shown,
         )
     for e in entries:
         p = sweep_dir / e
@@ -893,8 +944,15 @@ class _Results:
 
     def __init__(self, path: Path, keep: list[dict]):
         write_atomic(path, "".join(json.dumps(r, allow_nan=False) + "\n" for r in keep))
+        self.path = path
         self.fd = os.open(path, os.O_WRONLY | os.O_APPEND)
         self.ids = {r["id"] for r in keep}
+
+    def __enter__(self) -> _Results:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def add(self, line: dict) -> bool:
         if line["id"] in self.ids:
@@ -905,16 +963,6 @@ class _Results:
 
     def close(self) -> None:
         os.close(self.fd)
-
-
-def _nan_free(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _nan_free(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_nan_free(v) for v in obj]
-    return obj
 
 
 # -- where trials run ---------------------------------------------------------------------
@@ -943,6 +991,10 @@ class Outcome:
     seconds: float
     interrupted: bool = False
 
+    def ended(self, status: str) -> list[dict]:
+        """The result lines of the trials that ended so: ok, diverged or failed."""
+        return [r for r in self.results if r["status"] == status]
+
 
 CONNECT_TIMEOUT = 5.0  # seconds to reach a scheduler before giving up (one error, exit 2)
 PROBE_TIMEOUT = 3.0  # seconds a scheduler may take to say its first bytes
@@ -967,7 +1019,7 @@ class _NoSigint:
 
 
 class _InProcess:
-    """--jobs 1: trials one after the other, in this process."""
+    """One job: trials one after the other, in this process."""
 
     workers = 1
     describe = "in this process"
@@ -994,6 +1046,11 @@ class _InProcess:
 
     def close(self) -> None:
         pass
+
+
+def _one_line(e: BaseException) -> str:
+    """An unexpected exception as one line of a message (Dask's span several)."""
+    return " ".join(f"{type(e).__name__}: {e}".split())
 
 
 def _crashed(payload: dict, error: str, worker: str = "?") -> dict:
@@ -1033,7 +1090,7 @@ class _Pool:
         try:
             return f.result()
         except Exception as e:  # the worker process died (killed, out of memory)
-            return _crashed(payload, f"the worker process died ({type(e).__name__}: {e})")
+            return _crashed(payload, f"the worker process died ({_one_line(e)})")
 
     def run(self, payloads: list[dict], should_stop: Callable[[], bool]) -> Iterator[dict | None]:
         cf = self.cf
@@ -1070,42 +1127,104 @@ class _Pool:
 
 def _check_reachable(address: str) -> None:
     """A refused or unroutable tcp:// address fails at once (Dask would retry it until
-    its timeout); other protocols are left to Dask."""
+    its timeout), and so does a server that does not speak Dask; other protocols are
+    left to Dask."""
     from distributed.comm.registry import backends
 
     scheme, sep, _ = address.strip().partition("://")
     if sep and scheme not in backends:  # Dask's client would fail, then hang in its cleanup
-        raise InputError(
-            f"--scheduler {address}: Dask has no {scheme}:// addresses (it has "
-            f"{', '.join(f'{k}://' for k in sorted(backends))}); e.g. tcp://10.0.0.5:8786"
+        raise option_error(
+            InputError,
+            "{o[scheduler]} {address}: Dask has no {scheme}:// addresses (it has {have}); "
+            "e.g. tcp://10.0.0.5:8786",
+            address=address,
+            scheme=scheme,
+            have=", ".join(f"{k}://" for k in sorted(backends)),
         )
     m = re.match(r"^(?:tcp://)?\[?([^\[\]/]+?)\]?:(\d+)$", address.strip())
     if not m:
         if sep and scheme != "tcp":
             return
-        raise InputError(f"--scheduler {address}: expected an address such as tcp://10.0.0.5:8786")
-    host, port = m.group(1), int(m.group(2))
+        raise option_error(
+            InputError,
+            "{o[scheduler]} {address}: expected an address such as tcp://10.0.0.5:8786",
+            address=address,
+        )
+    _check_speaks_first(address, m.group(1), int(m.group(2)))
+    _check_handshake(address)
+
+
+def _unreachable(address: str, reason: str) -> InputError:
+    return option_error(
+        InputError,
+        "cannot reach the Dask scheduler at {address} ({reason}); start one with "
+        "`dask scheduler` and check the address, or run locally without {o[scheduler]}",
+        address=address,
+        reason=reason,
+    )
+
+
+def _check_speaks_first(address: str, host: str, port: int) -> None:
+    """Something listens at host:port and speaks first, as a Dask server does: a web
+    server, such as the dashboard on 8787, waits for a request, and Dask's client would
+    wait forever."""
     try:
         with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT) as conn:
-            # A Dask server speaks first (its handshake); a web server, such as the
-            # dashboard on 8787, waits for a request, and Dask's client would wait forever.
             conn.settimeout(PROBE_TIMEOUT)
             try:
                 first = conn.recv(1)
             except TimeoutError:
                 first = b""
-            if not first:
-                raise InputError(
-                    f"what answers at {address} is not a Dask scheduler (it said nothing in "
-                    f"{PROBE_TIMEOUT:g} s; the dashboard's port is not the scheduler's, which "
-                    "is 8786 by default); check the address `dask scheduler` printed"
-                )
     except OSError as e:
-        reason = e.strerror or str(e) or type(e).__name__
+        raise _unreachable(address, e.strerror or str(e) or type(e).__name__) from None
+    if not first:
         raise InputError(
-            f"cannot reach the Dask scheduler at {address} ({reason}); start one with "
-            "`dask scheduler` and check the address, or run locally without --scheduler"
-        ) from None
+            f"what answers at {address} is not a Dask scheduler (it said nothing in "
+            f"{PROBE_TIMEOUT:g} s; the dashboard's port is not the scheduler's, which "
+            "is 8786 by default); check the address `dask scheduler` printed"
+        )
+
+
+def _check_handshake(address: str) -> None:
+    """What answers speaks Dask and is a scheduler: Dask's own code says hello and asks
+    who it is, in a thread and an event loop of their own. Anything else fails here, not
+    in a Client, whose cleanup would then wait for its timeout and print a traceback."""
+    import asyncio
+
+    from distributed.comm import connect
+
+    async def identify() -> Any:
+        comm = await connect(address, timeout=CONNECT_TIMEOUT)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    answer: dict[str, Any] = {}
+
+    def probe() -> None:
+        try:
+            answer["identity"] = asyncio.run(asyncio.wait_for(identify(), CONNECT_TIMEOUT))
+        except Exception:  # e.g. garbage read as a frame's length (MemoryError), or as msgpack
+            pass
+
+    thread = threading.Thread(target=probe, name="mg-dask-identity", daemon=True)
+    thread.start()
+    thread.join(CONNECT_TIMEOUT + 1.0)
+    identity = answer.get("identity")
+    if not isinstance(identity, dict) or not isinstance(identity.get("type"), str):
+        raise InputError(
+            f"what answers at {address} is not a Dask scheduler (what it says is not "
+            "Dask's handshake); check the address `dask scheduler` printed"
+        )
+    if identity["type"] in ("Worker", "Nanny"):
+        theirs = identity.get("scheduler")
+        hint = f"; its scheduler is at {theirs}" if isinstance(theirs, str) else ""
+        raise InputError(
+            f"{address} is a Dask {identity['type'].lower()}, not the scheduler: give the "
+            f"scheduler's address (`dask scheduler` printed it){hint}"
+        )
 
 
 def _dask_versions() -> dict[str, str]:
@@ -1121,58 +1240,77 @@ class _Dask:
         # Dask logs a lost worker or a slow close on this process's stderr; mg says what
         # matters itself, so only Dask's errors get through.
         logging.getLogger("distributed").setLevel(logging.ERROR)
-        from distributed import Client, LocalCluster
-
         self.interrupted = False
         self.cluster = None
         self.futures: dict = {}
         if address is not None:
-            _check_reachable(address)
-            try:
-                self.client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
-            except Exception as e:  # refused, timed out, or something else answered
-                reason = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
-                if not isinstance(e, (OSError, TimeoutError)):
-                    reason = f"what answered is not a Dask scheduler: {reason}"
-                raise InputError(
-                    f"cannot reach the Dask scheduler at {address} ({reason}); start one with "
-                    "`dask scheduler` and check the address, or run locally without --scheduler"
-                ) from None
-            try:
-                self.client.wait_for_workers(1, timeout=WORKER_WAIT)
-            except (TimeoutError, OSError):
-                self.client.close()
-                raise InputError(
-                    f"the Dask scheduler at {address} has no workers after {WORKER_WAIT:g} s; "
-                    f"start some with `dask worker {address}`"
-                ) from None
-            n = len(self.client.scheduler_info(n_workers=-1).get("workers", {}))
-            self.workers = n
-            self.describe = f"the Dask cluster at {address} ({n} worker{'s' if n != 1 else ''} now)"
+            self._connect(address)
         else:
-            # Another cluster's dashboard on port 8787 only makes Dask warn that it took
-            # another port for its HTTP server: noise for a user who asked for no dashboard.
-            with _NoSigint(), warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                self.cluster = LocalCluster(
-                    n_workers=jobs,
-                    processes=True,
-                    threads_per_worker=1,
-                    dashboard_address=None,
-                    silence_logs=logging.ERROR,
-                )
-            self.client = Client(self.cluster, set_as_default=False)
-            self.workers = jobs or 1
-            self.describe = f"{jobs} local worker processes (Dask LocalCluster)"
+            self._start_local(jobs)
         try:
             self._check_versions()
         except BaseException:
             self.close()
             raise
 
+    def _connect(self, address: str) -> None:
+        """A running cluster's scheduler, once it has a worker."""
+        from distributed import Client
+
+        _check_reachable(address)
+        try:
+            self.client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+        except Exception as e:  # refused, timed out, or something else answered
+            reason = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+            if not isinstance(e, (OSError, TimeoutError)):
+                reason = f"what answered is not a Dask scheduler: {reason}"
+            raise _unreachable(address, reason) from None
+        try:
+            self.client.wait_for_workers(1, timeout=WORKER_WAIT)
+        except (TimeoutError, OSError):
+            self.client.close()
+            raise InputError(
+                f"the Dask scheduler at {address} has no workers after {WORKER_WAIT:g} s; "
+                f"start some with `dask worker {address}`"
+            ) from None
+        n = len(self.client.scheduler_info(n_workers=-1).get("workers", {}))
+        self.workers = n
+        self.describe = f"the Dask cluster at {address} ({n} worker{'s' if n != 1 else ''} now)"
+
+    def _start_local(self, jobs: int | None) -> None:
+        """A LocalCluster of `jobs` worker processes, one thread each, no dashboard."""
+        import logging
+
+        from distributed import Client, LocalCluster
+
+        # Another cluster's dashboard on port 8787 only makes Dask warn that it took
+        # another port for its HTTP server: noise for a user who asked for no dashboard.
+        with _NoSigint(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            self.cluster = LocalCluster(
+                n_workers=jobs,
+                processes=True,
+                threads_per_worker=1,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
+        self.client = Client(self.cluster, set_as_default=False)
+        self.workers = jobs or 1
+        self.describe = f"{jobs} local worker processes (Dask LocalCluster)"
+
     def _check_versions(self) -> None:
+        """Every worker runs this mg and Python, and the scheduler (which unpickles each
+        trial) can import mg."""
         ours = versions()
-        for worker, theirs in sorted(self.client.run(_dask_versions).items()):
+        try:
+            self.client.run_on_scheduler(_dask_versions)
+            found = self.client.run(_dask_versions)
+        except Exception as e:  # e.g. ModuleNotFoundError: mg is not installed there
+            raise InputError(
+                f"the Dask cluster cannot run mg ({_one_line(e)}); its scheduler and every "
+                "worker need the same mg and Python as this machine: install them there"
+            ) from None
+        for worker, theirs in sorted(found.items()):
             if theirs != ours:
                 raise _mismatch(worker, theirs, ours)
 
@@ -1186,7 +1324,7 @@ class _Dask:
         try:
             return f.result()
         except Exception as e:  # e.g. KilledWorker: the trial took down worker after worker
-            return _crashed(payload, f"{type(e).__name__}: {e}")
+            return _crashed(payload, _one_line(e))
 
     def run(self, payloads: list[dict], should_stop: Callable[[], bool]) -> Iterator[dict | None]:
         token = payloads[0]["token"] if payloads else ""
@@ -1239,12 +1377,14 @@ class _Dask:
 
 
 def choose_backend(jobs: int | None, scheduler: str | None, n_trials: int):
-    """Where trials run: a Dask scheduler, this process (--jobs 1), or local processes
+    """Where trials run: a Dask scheduler, this process (one job), or local processes
     (Dask's LocalCluster when installed, else a ProcessPoolExecutor)."""
     if scheduler is not None:
         if not dask_available():
-            raise InputError(
-                "--scheduler needs Dask; install the sweep extra: pip install 'microgradcli[sweep]'"
+            raise option_error(
+                InputError,
+                "{o[scheduler]} needs Dask; install the sweep extra: "
+                "pip install 'microgradcli[sweep]'",
             )
         return _Dask(address=scheduler)
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
@@ -1271,6 +1411,70 @@ def _resumable(sweep_dir: Path, plan: Plan) -> list[dict]:
     return kept
 
 
+def _start_folder(sweep_dir: Path, plan: Plan, kept: list[dict]) -> _Results:
+    """The sweep folder with its plan (sweep.yaml) and results.jsonl, holding the lines
+    of the trials kept from before."""
+    try:
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"{sweep_dir}: cannot create the sweep folder ({e.strerror})") from None
+    text = yaml.safe_dump(plan.describe(), sort_keys=False, allow_unicode=True, width=100)
+    write_atomic(sweep_dir / "sweep.yaml", text)
+    return _Results(sweep_dir / "results.jsonl", kept)
+
+
+def _store_files(trial: Trial, files: dict[str, bytes], run_dir: Path) -> Path | None:
+    """A finished trial's files in its folder, as mg train would have written them there;
+    None when the trial left none."""
+    if not files:
+        return None
+    _clear_run(run_dir)
+    if trial.config["data"].get("path"):
+        files = _portable_files(trial, files, run_dir)
+    for name, data in files.items():
+        if name == "summary.json":
+            data = _patch_summary(data, run_dir)
+        write_atomic(run_dir / name, data)
+    return run_dir
+
+
+def _run_trials(
+    plan: Plan,
+    todo: list[Trial],
+    backend,
+    results: _Results,
+    emit: Callable[[str, dict], None],
+    stop: Callable[[], bool],
+) -> list[dict]:
+    """Run the trials on the backend; store each as it finishes and return their lines."""
+    ours, token = versions(), uuid.uuid4().hex
+    base_dir = str(plan.sweep.base_dir)
+    payloads = [
+        {"id": t.id, "config": t.config, "base_dir": base_dir, "versions": ours, "token": token}
+        for t in todo
+    ]
+    by_id = {t.id: t for t in todo}
+    lines, last_tick = [], 0.0
+    for res in backend.run(payloads, stop):
+        now = time.perf_counter()
+        if res is None or now - last_tick > 0.5:
+            last_tick = now
+            emit("tick", {"running": backend.running()})
+        if res is None:
+            continue
+        if res["status"] == "mismatch":
+            raise _mismatch(res["worker"], res.get("versions") or {}, ours)
+        if res["status"] == "interrupted" or res["id"] in results.ids:
+            continue
+        trial = by_id[res["id"]]
+        run_dir = _store_files(trial, res["files"], results.path.parent / trial.id)
+        line = finite_or_null(_result_line(plan, trial, res, run_dir))
+        if results.add(line):
+            lines.append(line)
+            emit("result", line)
+    return lines
+
+
 def run_sweep(
     plan: Plan,
     *,
@@ -1285,14 +1489,13 @@ def run_sweep(
     """Run the plan's trials and write the sweep folder; never print.
 
     on_event(kind, data): "start" (backend, total, done), "kept" (the line of a trial
-    finished before, on --resume), "result" (a results.jsonl line, as it is written) and
+    finished before, on resume), "result" (a results.jsonl line, as it is written) and
     "tick" (running: trials running now), often. should_stop() is
     polled: when it says yes, pending trials are cancelled, running ones stopped,
     finished ones kept, and the outcome says interrupted. A worker with another mg or
     Python raises VersionMismatch before any trial runs.
     """
     emit = on_event or (lambda kind, data: None)
-    stop = should_stop or (lambda: False)
     t0 = time.perf_counter()
     sweep_dir = sweep_dir_for(plan, out)
     _prepare_dir(sweep_dir, resume, force)
@@ -1300,74 +1503,21 @@ def run_sweep(
     done_ids = {r["id"] for r in kept}
     todo = [t for t in plan.trials if t.id not in done_ids]
     backend = choose_backend(jobs, scheduler, len(todo)) if todo else _InProcess()
-    lines = list(kept)
-    results = None
     try:
-        try:
-            sweep_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise InputError(
-                f"{sweep_dir}: cannot create the sweep folder ({e.strerror})"
-            ) from None
-        text = yaml.safe_dump(plan.describe(), sort_keys=False, allow_unicode=True, width=100)
-        write_atomic(sweep_dir / "sweep.yaml", text)
-        results = _Results(sweep_dir / "results.jsonl", kept)
-        token = uuid.uuid4().hex
-        ours = versions()
-        base_dir = str(plan.sweep.base_dir)
-        payloads = [
-            {"id": t.id, "config": t.config, "base_dir": base_dir, "versions": ours, "token": token}
-            for t in todo
-        ]
-        by_id = {t.id: t for t in todo}
-        emit(
-            "start",
-            {
-                "backend": backend.describe,
-                "workers": backend.workers,
-                "total": len(plan.trials),
-                "done": len(kept),
-                "sweep_dir": str(sweep_dir),
-            },
-        )
-        for line in kept:
-            emit("kept", line)
-        last_tick = 0.0
-        for res in backend.run(payloads, stop):
-            now = time.perf_counter()
-            if res is None or now - last_tick > 0.5:
-                last_tick = now
-                emit("tick", {"running": backend.running()})
-            if res is None:
-                continue
-            if res["status"] == "mismatch":
-                raise _mismatch(res["worker"], res.get("versions") or {}, ours)
-            if res["status"] == "interrupted" or res["id"] in results.ids:
-                continue
-            trial = by_id[res["id"]]
-            run_dir = sweep_dir / trial.id
-            if res["files"]:
-                _clear_run(run_dir)
-                if trial.config["data"].get("path"):
-                    res["files"] = _portable_files(trial, res["files"], run_dir)
-                for name, data in res["files"].items():
-                    if name == "summary.json":
-                        data = _patch_summary(data, run_dir)
-                    write_atomic(run_dir / name, data)
-            line = _nan_free(_result_line(plan, trial, res, run_dir if res["files"] else None))
-            if results.add(line):
-                lines.append(line)
-                emit("result", line)
+        with _start_folder(sweep_dir, plan, kept) as results:
+            start = {"backend": backend.describe, "workers": backend.workers}
+            total = {"total": len(plan.trials), "done": len(kept), "sweep_dir": str(sweep_dir)}
+            emit("start", {**start, **total})
+            for line in kept:
+                emit("kept", line)
+            ran = _run_trials(plan, todo, backend, results, emit, should_stop or (lambda: False))
     finally:
-        if results is not None:
-            results.close()
         backend.close()
     order = {t.id: t.index for t in plan.trials}
-    lines.sort(key=lambda r: order.get(r["id"], 0))
     return Outcome(
         sweep_dir=sweep_dir,
-        results=lines,
-        ran=len(lines) - len(kept),
+        results=sorted([*kept, *ran], key=lambda r: order.get(r["id"], 0)),
+        ran=len(ran),
         skipped=len(kept),
         backend=backend.describe,
         workers=backend.workers,

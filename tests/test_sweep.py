@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -47,11 +49,22 @@ metric: {name: val_loss}
 """
 
 
-def mg(*args: str, cwd: Path, timeout: float = 90, **kw) -> subprocess.CompletedProcess:
-    env = {**os.environ, "NO_COLOR": "1"}
-    env.pop("DASK_SCHEDULER_ADDRESS", None)
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "DASK_SCHEDULER_ADDRESS"}
+    return {**env, "NO_COLOR": "1", **extra}
+
+
+def mg(*args: str, cwd: Path, timeout: float = 90, env=None) -> subprocess.CompletedProcess:
+    """mg in a process of its own, without a $DASK_SCHEDULER_ADDRESS unless env gives one."""
     return subprocess.run(
-        [*MG, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env, **kw
+        [*MG, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env or _env()
+    )
+
+
+def mg_piped(*args: str, cwd: Path) -> subprocess.Popen:
+    """mg started, its stdout and stderr read as it runs."""
+    return subprocess.Popen(
+        [*MG, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env()
     )
 
 
@@ -186,6 +199,47 @@ def test_bad_sweep_file_on_the_command_line_is_one_error_line_exit_2(tmp_path):
     assert "Traceback" not in r.stderr
     r = mg("sweep", str(tmp_path / "missing.yaml"), cwd=tmp_path)
     assert r.returncode == 2 and "no such sweep file" in r.stderr
+
+
+def test_a_training_config_given_as_the_sweep_file_says_so_in_one_line(tmp_path):
+    config = Path(__file__).resolve().parents[1] / "configs" / "moons.yaml"
+    r = mg("sweep", str(config), cwd=tmp_path, timeout=60)
+    assert r.returncode == 2 and r.stdout == "", r.stderr
+    assert len(r.stderr.splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.startswith(f"error: {config}: this is a training config (data, model, train)")
+    assert "sweeps/moons-lr.yaml: base: ../configs/moons.yaml, parameters: {" in r.stderr
+    assert r.stderr.rstrip().endswith(f"to train it once: mg train {config}")
+    assert not (tmp_path / "runs").exists()
+    # a sweep file with a training key among its own is a sweep file with a mistake in it
+    with pytest.raises(InputError, match="s.yaml:2: model: unknown key"):
+        load_sweep(write(tmp_path, "base: base.yaml\nmodel: {hidden: [2]}\n"))
+
+
+def test_the_library_names_no_flags_and_the_cli_words_them(tmp_path):
+    pytest.importorskip("distributed")
+    from microgradcli.cli._app import _render
+    from microgradcli.sweep import run_sweep, sweep_dir_for
+
+    plan = make_plan(load_sweep(write(tmp_path, RUN)))
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "results.jsonl").write_text("")
+    no_val = tmp_path / "v.yaml"
+    no_val.write_text("base: base.yaml\nset: {data.val_split: 0.0}\nmetric: {name: val_loss}\n")
+    calls = {
+        "--out is empty": lambda: sweep_dir_for(plan, " "),
+        "add --resume to finish it": lambda: run_sweep(plan, out=tmp_path / "taken"),
+        "--scheduler http://127.0.0.1:8787: Dask has no": lambda: run_sweep(
+            plan, scheduler="http://127.0.0.1:8787"
+        ),
+        "e.g. --set data.val_split=0.2": lambda: make_plan(load_sweep(no_val)),
+        "s.yaml:2: base: --set train.lr=abc: train.lr: must be a number": lambda: load_sweep(
+            tmp_path / "s.yaml", ["train.lr=abc"]
+        ),
+    }
+    for cli_words, call in calls.items():
+        with pytest.raises(InputError) as e:
+            call()
+        assert "--" not in str(e.value) and cli_words in _render(e.value), _render(e.value)
 
 
 def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path):
@@ -351,14 +405,8 @@ def _worker_addresses(cluster) -> set[str]:
 
 def test_a_worker_killed_mid_sweep_every_trial_once(tmp_path, cluster):
     path = write(tmp_path, RUN.replace("[1, 2]", "[1, 2, 3, 4]"), epochs=25)
-    env = {**os.environ, "NO_COLOR": "1"}
-    p = subprocess.Popen(
-        [*MG, "sweep", str(path), "--scheduler", cluster.address, "--out", "k", "--json"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
+    p = mg_piped(
+        "sweep", str(path), "--scheduler", cluster.address, "--out", "k", "--json", cwd=tmp_path
     )
     try:
         first = p.stdout.readline()  # one trial finished: the others are under way
@@ -391,8 +439,6 @@ def test_a_worker_of_another_mg_version_is_refused(tmp_path, cluster):
 
 def test_unreachable_scheduler_is_one_error_and_the_env_default(tmp_path):
     pytest.importorskip("distributed")
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # nobody listens there once closed
@@ -409,8 +455,6 @@ def test_unreachable_scheduler_is_one_error_and_the_env_default(tmp_path):
     assert r.returncode == 2 and r.stderr.startswith("error: cannot reach the Dask scheduler")
     assert len(r.stderr.splitlines()) == 1, r.stderr
     # something that accepts and says nothing (a web server, the dashboard's port): no hang
-    import threading
-
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen()
@@ -427,47 +471,86 @@ def test_unreachable_scheduler_is_one_error_and_the_env_default(tmp_path):
     assert r.returncode == 2 and "Dask has no http:// addresses" in r.stderr, r.stderr
     assert len(r.stderr.splitlines()) == 1, r.stderr
     # DASK_SCHEDULER_ADDRESS is the default; an explicit --jobs runs locally instead
-    env = {**os.environ, "NO_COLOR": "1", "DASK_SCHEDULER_ADDRESS": f"tcp://127.0.0.1:{port}"}
-    r = subprocess.run(
-        [*MG, "sweep", "s.yaml", "--dry-run"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    env = _env(DASK_SCHEDULER_ADDRESS=f"tcp://127.0.0.1:{port}")
+    r = mg("sweep", "s.yaml", "--dry-run", cwd=tmp_path, env=env, timeout=30)
     assert r.returncode == 0, r.stderr  # a dry run needs no scheduler
-    r = subprocess.run(
-        [*MG, "sweep", "s.yaml", "-q"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    r = mg("sweep", "s.yaml", "-q", cwd=tmp_path, env=env, timeout=30)
     assert r.returncode == 2 and f"127.0.0.1:{port}" in r.stderr
-    r = subprocess.run(
-        [*MG, "sweep", "s.yaml", "-q", "--jobs", "1", "--set", "train.epochs=1"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    r = mg("sweep", "s.yaml", "-q", "--jobs", "1", "--set", "train.epochs=1", cwd=tmp_path, env=env)
     assert r.returncode == 0, r.stderr
+
+
+def _garbage_server() -> socket.socket:
+    """A TCP server on 127.0.0.1 that answers every connection with bytes that are not
+    Dask's and then keeps it open until the other side closes it."""
+
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.sendall(b"HELLO, this is not Dask\r\n" * 8)
+                while conn.recv(65536):
+                    pass
+            except OSError:
+                pass
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:  # closed: the test is over
+                return
+            threading.Thread(target=answer, args=(conn,), daemon=True).start()
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    threading.Thread(target=serve, daemon=True).start()
+    return server
+
+
+def test_a_scheduler_address_that_answers_garbage_is_one_error_line(tmp_path):
+    pytest.importorskip("distributed")
+    server = _garbage_server()
+    try:
+        where = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+        r = mg("sweep", str(write(tmp_path, RUN)), "--scheduler", where, cwd=tmp_path, timeout=60)
+    finally:
+        server.close()
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.startswith(f"error: what answers at {where} is not a Dask scheduler")
+    assert len(r.stderr.splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_workers_address_is_not_the_schedulers(tmp_path, cluster):
+    worker = sorted(_worker_addresses(cluster))[0]
+    r = mg("sweep", str(write(tmp_path, RUN)), "--scheduler", worker, cwd=tmp_path, timeout=60)
+    assert r.returncode == 2, r.stderr
+    assert f"{worker} is a Dask worker, not the scheduler" in r.stderr
+    assert f"its scheduler is at {cluster.address}" in r.stderr
+    assert len(r.stderr.splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr
+
+
+def test_a_worker_that_cannot_import_mg_is_one_error_line(tmp_path, cluster):
+    preload = tmp_path / "no_mg.py"
+    preload.write_text("import sys\nsys.modules['microgradcli'] = None  # import fails\n")
+    w = cluster.add_worker("--preload", str(preload))
+    try:
+        cluster.wait_for_workers(len([x for x in cluster.workers if x.poll() is None]))
+        r = mg("sweep", str(write(tmp_path, RUN)), "--scheduler", cluster.address, cwd=tmp_path)
+    finally:
+        cluster.kill(w)
+    assert r.returncode == 2, r.stderr
+    assert (
+        r.stderr.startswith("error: the Dask cluster cannot run mg (")
+        and "microgradcli" in r.stderr
+    )
+    assert len(r.stderr.splitlines()) == 1 and not (tmp_path / "runs").exists()
 
 
 def test_ctrl_c_keeps_finished_trials_and_resume_finishes(tmp_path):
     path = write(tmp_path, RUN.replace("[1, 2]", "[1, 2, 3]"), epochs=20)
-    env = {**os.environ, "NO_COLOR": "1"}
-    p = subprocess.Popen(
-        [*MG, "sweep", str(path), "--jobs", "1", "--json"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    p = mg_piped("sweep", str(path), "--jobs", "1", "--json", cwd=tmp_path)
     try:
         first = p.stdout.readline()
         assert first, p.stderr.read()
@@ -501,6 +584,12 @@ def test_diverged_is_recorded_a_crash_fails_the_sweep_at_the_end(tmp_path):
     # stderr is not a terminal: no bar, one plain line per trial
     assert "\x1b" not in r.stderr and r.stderr.count("\n[") == 2 and "[2/2]" in r.stderr
     assert ": diverged (" in r.stderr
+    # its error names the trial's folder (which keeps the last good checkpoint), not the
+    # worker's temporary one
+    diverged = next(t for t in trials.values() if t["status"] == "diverged")
+    assert "diverged" in diverged["error"] and "train.lr" in diverged["error"], diverged
+    assert diverged["run_dir"] in diverged["error"] and "mg-trial-" not in diverged["error"]
+    assert (tmp_path / diverged["run_dir"] / "model.json").is_file()
     (tmp_path / "csv.yaml").write_text("data: {source: csv, path: gone.csv}\ntrain: {epochs: 2}\n")
     (tmp_path / "c.yaml").write_text("base: csv.yaml\nparameters: {train.lr: [0.1, 0.2]}\n")
     r = mg("sweep", "c.yaml", "--jobs", "1", cwd=tmp_path)
@@ -549,6 +638,18 @@ def test_plot_sweep_one_point_per_trial_log_axis_colours_for_the_rest(tmp_path):
         sweep_data(tmp_path / "sw", "train.lrr")
     with pytest.raises(InputError, match="not a sweep folder"):
         sweep_data(tmp_path, "train.lr")
+
+
+def test_log_axis_choice_for_huge_values_is_quiet():
+    pytest.importorskip("matplotlib")
+    import warnings
+
+    from microgradcli.plot import _log_spaced
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's overflow warning would reach stderr
+        assert _log_spaced([0.01, 0.1, 1.0, 1.0e200]) and _log_spaced([1e100, 1e200, 1e300])
+        assert not _log_spaced([float(v) for v in range(1, 11)])
 
 
 def test_progress_bar_on_a_terminal_only_and_clean_stdout(tmp_path):

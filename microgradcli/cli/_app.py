@@ -240,6 +240,10 @@ _IN_FLAGS: dict[str, Callable[..., str]] = {
     "training_data_unloadable": lambda cause: (
         f"cannot load the model's training data: {_render(cause)}; give --data"
     ),
+    "training_config_as_sweep": lambda what, path: (
+        f"{what}; to train it once: mg train {shlex.quote(path)}"
+    ),
+    "within": lambda place, cause: f"{place}{_render(cause)}",
 }
 
 

@@ -3,33 +3,34 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
-
-def _clean(obj: Any) -> Any:
-    """NaN and infinities become null: JSON has no spelling for them and jq rejects them."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    return obj
+from microgradcli.fileio import finite_or_null
 
 
 def json_line(obj: Any) -> str:
     """One JSON object as one line of text (no newline)."""
-    return json.dumps(_clean(obj), ensure_ascii=False, allow_nan=False)
+    return json.dumps(finite_or_null(obj), ensure_ascii=False, allow_nan=False)
 
 
 def emit_json(obj: Any) -> None:
     """Write one JSON line to stdout and flush, so a pipeline sees it at once."""
     sys.stdout.write(json_line(obj) + "\n")
     sys.stdout.flush()
+
+
+def emit_json_piped(obj: Any) -> bool:
+    """emit_json, or False when the reader has left (`--json | head`); stdout then goes
+    to /dev/null, so that later writes and the exit-time flush cannot fail again."""
+    try:
+        emit_json(obj)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return False
+    return True
 
 
 def emit(text: str) -> None:
@@ -68,6 +69,17 @@ def warn(message: str) -> None:
     """A warning line on stderr."""
     sys.stderr.write(f"warning: {message}\n")
     sys.stderr.flush()
+
+
+def at_values(at: Sequence[str]) -> dict[str, float]:
+    """The values of every --at NAME=VALUE,... given, merged: a name given twice is a
+    GivenTwice error."""
+    from microgradcli.assignments import merge, parse_assignments
+
+    point: dict[str, float] = {}
+    for text in at:
+        merge(point, parse_assignments(text, f"--at {text!r}"), "--at")
+    return point
 
 
 def warn_unused(expression, point: dict[str, float], warned: set[str], prefix: str = "") -> None:

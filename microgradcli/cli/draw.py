@@ -7,9 +7,9 @@ import sys
 
 import typer
 
-from microgradcli.assignments import merge, parse_assignments
 from microgradcli.cli._app import ExprCommand, app
 from microgradcli.cli._common import (
+    at_values,
     read_stdin_text,
     refuse_binary_on_terminal,
     warn,
@@ -176,9 +176,7 @@ def _expression_graph(text: str, at: list[str], order: tuple[int, str | None] = 
         if not text:
             raise InputError("EXPR is '-' but stdin holds no expression")
     expression = parse_expression(text)
-    point: dict[str, float] = {}
-    for item in at:
-        merge(point, parse_assignments(item, f"--at {item!r}"), "--at")
+    point = at_values(at)
     warn_unused(expression, point, set())
     if order[0] > 1:
         return _derivative_graph(text, expression, point, *order)

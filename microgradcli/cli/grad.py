@@ -7,9 +7,17 @@ from typing import NamedTuple
 
 import typer
 
-from microgradcli.assignments import GivenTwice, merge, parse_assignments, parse_line
+from microgradcli.assignments import GivenTwice, merge, parse_line
 from microgradcli.cli._app import ExprCommand, app
-from microgradcli.cli._common import emit, emit_json, read_stdin_text, table, warn, warn_unused
+from microgradcli.cli._common import (
+    at_values,
+    emit,
+    emit_json,
+    read_stdin_text,
+    table,
+    warn,
+    warn_unused,
+)
 from microgradcli.errors import InputError, MathDomainError, MgError
 
 _AT_HELP = (
@@ -88,15 +96,12 @@ def grad(
             raise InputError("EXPR and --at cannot both be '-' (stdin); give one of them inline")
         expr = read_stdin_text().strip()
     expression = parse_expression(expr)
-    fixed: dict[str, float] = {}
-    for text in at or []:
-        if text != "-":
-            try:
-                merge(fixed, parse_assignments(text, f"--at {text!r}"), "--at")
-            except GivenTwice as e:
-                raise InputError(
-                    f"{e}; to evaluate at several points, pipe one set per line into --at -"
-                ) from None
+    try:
+        fixed = at_values([text for text in at or [] if text != "-"])
+    except GivenTwice as e:
+        raise InputError(
+            f"{e}; to evaluate at several points, pipe one set per line into --at -"
+        ) from None
     warned: set[str] = set()
     if not stream:
         warn_unused(expression, fixed, warned, "")

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import typer
 
-from microgradcli.assignments import merge, parse_assignments
 from microgradcli.cli._app import ExprCommand, app
-from microgradcli.cli._common import emit, emit_json, table, warn_unused
+from microgradcli.cli._common import at_values, emit, emit_json, table, warn_unused
 from microgradcli.errors import InputError, JobFailed, MathDomainError
 
 
@@ -47,25 +46,41 @@ def newton(
       mg newton "x**2 - 2" --at x=1 --root
     """
     from microgradcli.expr import parse_expression
-    from microgradcli.newton import Outcome, gradient_descent
-    from microgradcli.newton import newton as run_newton
 
     expression = parse_expression(expr)
     n_iters = _number("--iters", iters, whole=True)
     tolerance = _number("--tol", tol)
     rate = _number("--lr", lr)
-    if not expression.variables:
+    _check_modes(expr, expression.variables, root, compare_gd)
+    start = _start(expression, at or [])
+    outcome = _newton_steps(expression, start, n_iters, tolerance, root, json_out)
+    summaries = [("newton", outcome)]
+    if compare_gd:
+        from microgradcli.newton import gradient_descent
+
+        gd = list(gradient_descent(expression, start, rate, tol=tolerance))[-1]
+        summaries.append((f"gradient descent (lr {rate:g})", gd))
+    _show_outcomes(summaries, expression.variables, rate, json_out)
+    if outcome.result != "converged":
+        raise JobFailed(f"newton: {outcome.why} ({_point(outcome.x)})")
+
+
+def _check_modes(expr: str, names: list[str], root: bool, compare_gd: bool) -> None:
+    """A variable to move; --root solves for exactly one and compares with nothing."""
+    if not names:
         raise InputError(f"{expr!r} has no variable to move; give one such as 'x**2 - 2*x'")
     if root and compare_gd:
         raise InputError("--compare-gd compares minimisers; it cannot be used with --root")
-    if root and len(expression.variables) != 1:
+    if root and len(names) != 1:
         raise InputError(
             f"--root solves f(x) = 0 for one variable; {expr!r} has "
-            f"{len(expression.variables)} ({', '.join(expression.variables)})"
+            f"{len(names)} ({', '.join(names)})"
         )
-    start: dict[str, float] = {}
-    for text in at or []:
-        merge(start, parse_assignments(text, f"--at {text!r}"), "--at")
+
+
+def _start(expression, at: list[str]) -> dict[str, float]:
+    """The start from --at: every variable given, f defined there."""
+    start = at_values(at)
     warn_unused(expression, start, set())
     missing = [n for n in expression.variables if n not in start]
     if missing:
@@ -74,22 +89,28 @@ def newton(
         expression.build(start)
     except MathDomainError as e:
         raise InputError(f"f is not defined at the start ({_point(start)}): {e}") from None
+    return start
+
+
+def _newton_steps(expression, start, n_iters: int, tolerance: float, root: bool, json_out: bool):
+    """Newton's method, one line (or JSON object) per step; its Outcome."""
+    from microgradcli.newton import Outcome
+    from microgradcli.newton import newton as run_newton
 
     names = expression.variables
     if not json_out:
         emit(_row(["step", *names, "f(x)", "|f'|" if root else "|grad f|", "step size"]))
-    outcome = None
     for event in run_newton(expression, start, n_iters, tolerance, root):
         if isinstance(event, Outcome):
-            outcome = event
-            break
+            return event
         _show_step("newton", event, names, json_out)
-    summaries = [("newton", outcome)]
-    if compare_gd:
-        gd = [e for e in gradient_descent(expression, start, rate, tol=tolerance)][-1]
-        summaries.append((f"gradient descent (lr {rate:g})", gd))
-    for method, result in summaries:
-        if json_out:
+    raise AssertionError("newton() ends with its Outcome")  # pragma: no cover
+
+
+def _show_outcomes(summaries, names: list[str], rate: float, json_out: bool) -> None:
+    """How each method ended: a JSON object each, a table of them, or one line."""
+    if json_out:
+        for method, result in summaries:
             emit_json(
                 {
                     "method": "newton" if method == "newton" else "gd",
@@ -101,14 +122,12 @@ def newton(
                     "why": result.why,
                 }
             )
-    if not json_out:
-        if compare_gd:
-            emit("")
-            emit(_table(summaries, names))
-        else:
-            emit(f"{outcome.why}: {_point(outcome.x)}, f(x) = {_fmt(outcome.f, 'n/a')}")
-    if outcome.result != "converged":
-        raise JobFailed(f"newton: {outcome.why} ({_point(outcome.x)})")
+    elif len(summaries) > 1:
+        emit("")
+        emit(_table(summaries, names))
+    else:
+        outcome = summaries[0][1]
+        emit(f"{outcome.why}: {_point(outcome.x)}, f(x) = {_fmt(outcome.f, 'n/a')}")
 
 
 def _number(flag: str, text: str, whole: bool = False) -> float:

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import sys
 
 import typer
 
 from microgradcli.cli._app import app
-from microgradcli.cli._common import emit, emit_json, fancy_stderr
+from microgradcli.cli._common import emit, emit_json, emit_json_piped, fancy_stderr, table
 
 _SET_HELP = (
     "Override a field of the base config for every trial, KEY.PATH=VALUE (YAML). Repeatable."
 )
-
-
-def _num(x) -> str:
-    return "-" if x is None else f"{x:.4g}"
 
 
 def _metric_text(value, name: str) -> str:
@@ -26,16 +23,16 @@ def _metric_text(value, name: str) -> str:
     return f"{100 * value:.1f}%" if "accuracy" in name else f"{value:.4g}"
 
 
-def _align(rows: list[list[str]], right: set[int]) -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    out = []
-    for r in rows:
-        cells = [
-            c.rjust(w) if i in right else c.ljust(w)
-            for i, (c, w) in enumerate(zip(r, widths, strict=True))
-        ]
-        out.append("  ".join(cells).rstrip())
-    return out
+def _fmt(v) -> str:
+    from microgradcli.sweep import format_value
+
+    return format_value(v)
+
+
+def _point(r: dict) -> str:
+    from microgradcli.sweep import format_params
+
+    return format_params(r["params"], r["seed"])
 
 
 class _Progress:
@@ -51,15 +48,7 @@ class _Progress:
 
     def __call__(self, kind: str, data: dict) -> None:
         if kind == "start":
-            self.total, self.done = data["total"], data["done"]
-            if not self.quiet:
-                left = self.total - self.done
-                already = f" ({self.done} already done)" if self.done else ""
-                where = data["backend"] if left else "nothing left to run"
-                sys.stderr.write(f"{left} trials{already} -> {data['sweep_dir']}, {where}\n")
-                sys.stderr.flush()
-            if self.fancy and self.total > self.done:
-                self._start_bar()
+            self._start(data)
         elif kind == "result":
             self.done += 1
             if data["status"] == "failed":
@@ -76,15 +65,25 @@ class _Progress:
             if self.bar is not None:
                 self._update()
 
+    def _start(self, data: dict) -> None:
+        self.total, self.done = data["total"], data["done"]
+        if not self.quiet:
+            left = self.total - self.done
+            already = f" ({self.done} already done)" if self.done else ""
+            where = data["backend"] if left else "nothing left to run"
+            sys.stderr.write(f"{left} trials{already} -> {data['sweep_dir']}, {where}\n")
+            sys.stderr.flush()
+        if self.fancy and self.total > self.done:
+            self._start_bar()
+
     def _line(self, r: dict) -> str:
-        params = ", ".join(f"{k}={_fmt(v)}" for k, v in r["params"].items())
-        params = f"{params}, seed {r['seed']}" if params else f"seed {r['seed']}"
         what = f"{r['metric']} {_metric_text(r['value'], r['metric'])}"
         if r["status"] == "failed":
             what = f"failed: {r['error']}"
         elif r["status"] == "diverged":
             what = "diverged"
-        return f"[{self.done}/{self.total}] {r['id']} {params}: {what} ({r['seconds']:.1f}s, {r['worker']})"
+        where = f"({r['seconds']:.1f}s, {r['worker']})"
+        return f"[{self.done}/{self.total}] {r['id']} {_point(r)}: {what} {where}"
 
     def _start_bar(self) -> None:
         from rich.console import Console
@@ -124,42 +123,34 @@ class _Progress:
             self.bar = None
 
 
-def _fmt(v) -> str:
-    from microgradcli.sweep import format_value
+def _mean_text(group, name: str) -> str:
+    """A point's metric over its seeds: mean ± sd."""
+    if group.mean is None:
+        return "-"
+    if group.sd is None:
+        return _metric_text(group.mean, name)
+    if "accuracy" in name:
+        return f"{100 * group.mean:.1f}% ± {100 * group.sd:.1f}"
+    return f"{group.mean:.4g} ± {group.sd:.2g}"
 
-    return format_value(v)
 
-
-def _table(plan, lines: list[dict]) -> list[str]:
+def _table(plan, lines: list[dict]) -> str:
     """The results by point: mean ± sd of the metric over the seeds, best first."""
     from microgradcli.sweep import group_results
 
     m = plan.sweep.metric
-    groups = group_results(lines, m.name, m.direction)
-    keys = plan.keys
-    head = [
-        "rank",
-        *keys,
-        f"{m.name} ({m.at}, {'lower' if m.direction == 'minimize' else 'higher'} is better)",
-        "trials",
-    ]
-    rows = [head]
-    for rank, g in enumerate(groups, 1):
-        if g.mean is None:
-            value = "-"
-        elif g.sd is None:
-            value = _metric_text(g.mean, m.name)
-        elif "accuracy" in m.name:
-            value = f"{100 * g.mean:.1f}% ± {100 * g.sd:.1f}"
-        else:
-            value = f"{g.mean:.4g} ± {g.sd:.2g}"
+    better = "lower" if m.direction == "minimize" else "higher"
+    header = ["rank", *plan.keys, f"{m.name} ({m.at}, {better} is better)", "trials"]
+    rows = []
+    for rank, g in enumerate(group_results(lines, m.name, m.direction), 1):
         counts = g.counts()
         n = f"{counts.get('ok', 0)} ok"
         for status in ("diverged", "failed"):
             if counts.get(status):
                 n += f", {counts[status]} {status}"
-        rows.append([str(rank), *(_fmt(g.params.get(k)) for k in keys), value, n])
-    return _align(rows, right={0})
+        params = [_fmt(g.params.get(k)) for k in plan.keys]
+        rows.append([str(rank), *params, _mean_text(g, m.name), n])
+    return table(header, rows, right=frozenset({0}))
 
 
 def _best_lines(plan, lines: list[dict]) -> list[str]:
@@ -170,11 +161,9 @@ def _best_lines(plan, lines: list[dict]) -> list[str]:
     best = best_trial(groups[0], m.name, m.direction) if groups else None
     if best is None:
         return []
-    params = ", ".join(f"{k}={_fmt(v)}" for k, v in best["params"].items())
-    params = f"{params}, seed {best['seed']}" if params else f"seed {best['seed']}"
     value = _metric_text(best["metrics"][m.name], m.name)
     return [
-        f"best: {params} ({m.name} {value}); train it again with:",
+        f"best: {_point(best)} ({m.name} {value}); train it again with:",
         f"  mg train {best['run_dir']}/config.yaml",
     ]
 
@@ -192,11 +181,11 @@ def _dry_run(plan, sweep_dir, json_out: bool) -> None:
                 }
             )
         return
-    rows = [["#", "id", *plan.keys, "seed"]]
-    for t in plan.trials:
-        rows.append([str(t.index + 1), t.id, *(_fmt(t.params[k]) for k in plan.keys), str(t.seed)])
-    for line in _align(rows, right={0}):
-        emit(line)
+    rows = [
+        [str(t.index + 1), t.id, *(_fmt(t.params[k]) for k in plan.keys), str(t.seed)]
+        for t in plan.trials
+    ]
+    emit(table(["#", "id", *plan.keys, "seed"], rows, right=frozenset({0})))
     seeds = len({t.seed for t in plan.trials})
     dup = f" ({plan.duplicates} repeated samples dropped)" if plan.duplicates else ""
     emit(
@@ -249,109 +238,138 @@ def sweep_command(
 
     Example: mg sweep sweeps/moons-lr.yaml --json | jq -c '[.params, .metrics.val_loss]'
     """
-    from microgradcli.errors import InputError
-    from microgradcli.sweep import load_sweep, make_plan, run_sweep, sweep_dir_for
+    from microgradcli.sweep import sweep_dir_for
 
-    if scheduler is None and jobs is None:
-        scheduler = os.environ.get("DASK_SCHEDULER_ADDRESS") or None
-    elif scheduler is not None and jobs is not None:
+    scheduler = _where_to_run(jobs, scheduler, resume, force)
+    plan = _load_plan(sweep_file, set_ or [])
+    sweep_dir = sweep_dir_for(plan, out)
+    if dry_run:
+        _dry_run(plan, sweep_dir, json_out)
+        return
+    again = _resume_command(sweep_file, set_ or [], out)
+    controls = _Controls(_Progress(quiet), json_out, sweep_dir, again)
+    outcome = controls.run(
+        plan, out=out, jobs=jobs, scheduler=scheduler, resume=resume, force=force
+    )
+    _report(plan, outcome, json_out, quiet, again, interrupted=controls.asked)
+
+
+def _where_to_run(jobs: int | None, scheduler: str | None, resume: bool, force: bool):
+    """--scheduler, else $DASK_SCHEDULER_ADDRESS unless --jobs says local processes."""
+    from microgradcli.errors import InputError
+
+    if scheduler is not None and jobs is not None:
         raise InputError(
             "--jobs is for local processes; with --scheduler the cluster's workers run the trials"
         )
     if resume and force:
         raise InputError("--resume keeps finished trials and --force deletes them; choose one")
+    if scheduler is None and jobs is None:
+        return os.environ.get("DASK_SCHEDULER_ADDRESS") or None
+    return scheduler
+
+
+def _load_plan(sweep_file: str, sets: list[str]):
+    """The sweep file read, every trial planned and validated."""
+    from microgradcli.sweep import load_sweep, make_plan
+
     try:
-        plan = make_plan(load_sweep(sweep_file, set_ or []))
+        return make_plan(load_sweep(sweep_file, sets))
     except KeyboardInterrupt:
         typer.echo("interrupted before the sweep started; nothing was written", err=True)
         raise typer.Exit(130) from None
-    sweep_dir = sweep_dir_for(plan, out)
-    if dry_run:
-        _dry_run(plan, sweep_dir, json_out)
-        return
 
-    progress = _Progress(quiet)
-    stop = {"asked": False}
-    piping = {"json": json_out}
 
-    def on_sigint(signum, frame):
+def _resume_command(sweep_file: str, sets: list[str], out: str | None) -> str:
+    """The command that finishes this sweep: the same file, --set and --out."""
+    words = ["mg", "sweep", sweep_file, *(w for s in sets for w in ("--set", s))]
+    return shlex.join([*words, *(["--out", out] if out else []), "--resume"])
+
+
+class _Controls:
+    """What a sweep hears from outside: Ctrl-C, a --json reader that left, the progress."""
+
+    def __init__(self, progress: _Progress, json_out: bool, sweep_dir, again: str):
+        self.progress = progress
+        self.json = json_out  # off once the reader of --json has left
+        self.asked = False  # stop: cancel what is pending, stop what runs
+        self.sweep_dir, self.again = sweep_dir, again
+
+    def on_sigint(self, signum, frame) -> None:
         # First Ctrl-C: cancel what is pending, stop what runs, keep what finished.
         # A second one stops at once.
-        stop["asked"] = True
+        self.asked = True
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
-    def on_event(kind: str, data: dict) -> None:
-        if kind in ("kept", "result") and piping["json"]:
-            try:
-                emit_json(data)
-            except BrokenPipeError:  # `--json | head`: the reader left; stop as on Ctrl-C
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-                piping["json"] = False
-                stop["asked"] = True
-        progress(kind, data)
+    def on_event(self, kind: str, data: dict) -> None:
+        if kind in ("kept", "result") and self.json and not emit_json_piped(data):
+            self.json = False  # `--json | head`: the reader left; stop as on Ctrl-C
+            self.asked = True
+        self.progress(kind, data)
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    try:
-        outcome = run_sweep(
-            plan,
-            out=out,
-            jobs=jobs,
-            scheduler=scheduler,
-            resume=resume,
-            force=force,
-            on_event=on_event,
-            should_stop=lambda: stop["asked"],
-        )
-    except KeyboardInterrupt:
-        progress.stop()
-        sys.stdout.flush()
-        typer.echo(
-            f"interrupted: stopped at once; finished trials are kept in {sweep_dir}; "
-            f"finish with: mg sweep {sweep_file} --resume",
-            err=True,
-        )
-        raise typer.Exit(130) from None
-    finally:
-        progress.stop()
-        signal.signal(signal.SIGINT, previous)
+    def run(self, plan, **options):
+        """run_sweep() with these controls; a Ctrl-C that stops it at once exits 130."""
+        from microgradcli.sweep import run_sweep
+
+        previous = signal.signal(signal.SIGINT, self.on_sigint)
+        try:
+            return run_sweep(
+                plan, on_event=self.on_event, should_stop=lambda: self.asked, **options
+            )
+        except KeyboardInterrupt:
+            self.progress.stop()
+            sys.stdout.flush()
+            typer.echo(
+                f"interrupted: stopped at once; finished trials are kept in {self.sweep_dir}; "
+                f"finish with: {self.again}",
+                err=True,
+            )
+            raise typer.Exit(130) from None
+        finally:
+            self.progress.stop()
+            signal.signal(signal.SIGINT, previous)
+
+
+def _headline(plan, outcome) -> str:
+    head = (
+        f"{plan.sweep.name}: {len(outcome.results)} trials ({outcome.ran} run, "
+        f"{outcome.skipped} already done) in {outcome.seconds:.1f}s"
+    )
+    for status in ("diverged", "failed"):
+        if outcome.ended(status):
+            head += f"; {len(outcome.ended(status))} {status}"
+    return head
+
+
+def _report(plan, outcome, json_out: bool, quiet: bool, again: str, interrupted: bool) -> None:
+    """The table by point and the best trial (stdout; the head line on stderr under
+    --json), how to finish an interrupted sweep, or the first failed trial's error."""
+    from microgradcli.errors import JobFailed
+
     lines = outcome.results
-    resume_cmd = f"mg sweep {sweep_file}" + "".join(f" --set {s}" for s in set_ or [])
-    resume_cmd += (f" --out {out}" if out else "") + " --resume"
-    if outcome.interrupted or stop["asked"]:
+    if outcome.interrupted or interrupted:
         sys.stdout.flush()
         typer.echo(
             f"interrupted: {len(lines)} of {len(plan.trials)} trials finished, kept in "
-            f"{outcome.sweep_dir}; finish with: {resume_cmd}",
+            f"{outcome.sweep_dir}; finish with: {again}",
             err=True,
         )
         raise typer.Exit(130)
-    failed = [r for r in lines if r["status"] == "failed"]
-    diverged = [r for r in lines if r["status"] == "diverged"]
-    head = (
-        f"{plan.sweep.name}: {len(lines)} trials ({outcome.ran} run, {outcome.skipped} "
-        f"already done) in {outcome.seconds:.1f}s"
-    )
-    if diverged:
-        head += f"; {len(diverged)} diverged"
-    if failed:
-        head += f"; {len(failed)} failed"
-    if json_out:
-        if not quiet:
-            typer.echo(f"{head} -> {outcome.sweep_dir}", err=True)
-    else:
-        emit(head)
-        emit("")
-        for line in _table(plan, lines):
-            emit(line)
-        emit("")
-        for line in _best_lines(plan, lines):
-            emit(line)
+    if json_out and not quiet:
+        typer.echo(f"{_headline(plan, outcome)} -> {outcome.sweep_dir}", err=True)
+    elif not json_out:
+        for text in (
+            _headline(plan, outcome),
+            "",
+            _table(plan, lines),
+            "",
+            *_best_lines(plan, lines),
+        ):
+            emit(text)
         emit(f"results: {outcome.sweep_dir}/results.jsonl, one run folder per trial")
+    failed = outcome.ended("failed")
     if failed:
-        first = failed[0]
-        typer.echo(
-            f"error: {len(failed)} of {len(lines)} trials failed; the first, {first['id']}: "
-            f"{first['error']}; after fixing it, rerun them with: {resume_cmd}",
-            err=True,
+        raise JobFailed(
+            f"{len(failed)} of {len(lines)} trials failed; the first, {failed[0]['id']}: "
+            f"{failed[0]['error']}; after fixing it, rerun them with: {again}"
         )
-        raise typer.Exit(1)

@@ -9,7 +9,7 @@ import sys
 import typer
 
 from microgradcli.cli._app import app
-from microgradcli.cli._common import emit, emit_json, fancy_stderr
+from microgradcli.cli._common import emit, emit_json, emit_json_piped, fancy_stderr
 
 _SET_HELP = (
     "Override a config field, KEY.PATH=VALUE (VALUE is YAML), e.g. train.lr=0.5. Repeatable."
@@ -271,13 +271,9 @@ class _Controls:
         self.progress.start(info)
 
     def on_epoch(self, rec: dict) -> None:
-        if self.json:
-            try:
-                emit_json(rec)
-            except BrokenPipeError:  # `--json | head`: the reader left; stop as on Ctrl-C
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-                self.json = False
-                self.asked = True
+        if self.json and not emit_json_piped(rec):
+            self.json = False  # `--json | head`: the reader left; stop as on Ctrl-C
+            self.asked = True
         self.progress.update(rec)
 
     def train(self, cfg, base_dir, *, out, force: bool, resume):
