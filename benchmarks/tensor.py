@@ -123,9 +123,8 @@ def _mg_engine_step(run, engine: str):
 
 def _nodes(run, engine: str) -> int:
     """Nodes in one step's graph (the forward, the loss and the L2 term)."""
-    from microgradcli import tensor
     from microgradcli.losses import l2_penalty, sample_loss, total
-    from microgradcli.tensor_mlp import sample_losses
+    from microgradcli.tensor_mlp import objective
 
     tc = run.tc
     if engine == "scalar":
@@ -135,10 +134,7 @@ def _nodes(run, engine: str) -> int:
         ]
         obj = total(losses, tc.reduction) + l2_penalty(run.params, tc.l2)
     else:
-        z = run.net(run.x_array)
-        obj = tensor.total(sample_losses(tc.loss, z, run.t_array)) + tensor.l2_penalty(
-            run.net.tensors(), tc.l2
-        )
+        obj = objective(run.net, run.x_array, run.t_array, tc.loss, tc.reduction, tc.l2)[2]
     return len(obj.topological_order())
 
 
@@ -291,12 +287,11 @@ def w_mnist(engine: str, batch: str = "64", width: str = "64", steps: str = "0")
 
 
 def _last_graph(run):
-    from microgradcli import tensor
-    from microgradcli.tensor_mlp import sample_losses
+    from microgradcli.tensor_mlp import objective
 
-    bt = run.batches(0)[0]
-    z = run.net(run.x_array[bt])
-    return tensor.total(sample_losses("cross_entropy", z, run.t_array[bt])).topological_order()
+    bt, tc = run.batches(0)[0], run.tc
+    obj = objective(run.net, run.x_array[bt], run.t_array[bt], tc.loss, tc.reduction, tc.l2)[2]
+    return obj.topological_order()
 
 
 def _mnist_arrays(width: int):

@@ -83,8 +83,9 @@ class Momentum(SGD):
             p.data -= lr * vi
 
     def step_flat(self, p: np.ndarray, g: np.ndarray, lr: float) -> None:
-        v = self.mu * _array(self.v) + g
-        self.v = v
+        v = self.v = _array(self.v)  # updated in place: v = mu v + g
+        v *= self.mu
+        v += g
         p -= lr * v
 
     def state_dict(self) -> dict:
@@ -127,9 +128,12 @@ class Adam(SGD):
         b1, b2, eps = self.beta1, self.beta2, self.eps
         c1 = 1.0 - b1**self.t
         c2 = 1.0 - b2**self.t
-        m = b1 * _array(self.m) + (1.0 - b1) * g
-        v = b2 * _array(self.v) + (1.0 - b2) * g * g
-        self.m, self.v = m, v
+        m = self.m = _array(self.m)  # updated in place, in step()'s order of operations
+        v = self.v = _array(self.v)
+        m *= b1
+        m += (1.0 - b1) * g
+        v *= b2
+        v += (1.0 - b2) * g * g
         p -= lr * (m / c1) / (np.sqrt(v / c2) + eps)  # np.sqrt is correctly rounded
 
     def state_dict(self) -> dict:
@@ -143,6 +147,7 @@ class Adam(SGD):
 
 
 def _array(state) -> np.ndarray:
+    """The state as a flat array (a list is copied into a new one, which is then kept)."""
     return state if isinstance(state, np.ndarray) else np.array(state, dtype=np.float64)
 
 

@@ -100,6 +100,10 @@ class Task:
         boundary, where only the scalar decide() is to be trusted)."""
         raise NotImplementedError
 
+    def labels_array(self, out: Any) -> Any:
+        """decide() for a numpy array of rows: the class indices alone."""
+        raise NotImplementedError
+
     def confidence_array(self, out: Any) -> Any:
         """The number to shade a decision region by: the raw output, or the top
         probability for multi-class."""
@@ -201,10 +205,13 @@ class Binary(Task):
     def decide(self, outs: Sequence[float]) -> int:
         return 1 if outs[0] > self.threshold else 0
 
+    def labels_array(self, out: Any) -> Any:
+        return (out[:, 0] > self.threshold).astype(int)
+
     def decide_array(self, out: Any) -> tuple[Any, Any]:
         import numpy as np
 
-        labels = (out[:, 0] > self.threshold).astype(int)
+        labels = self.labels_array(out)
         close = np.abs(out[:, 0] - self.threshold) <= 1e-9 * (1.0 + abs(self.threshold))
         return labels, close
 
@@ -223,10 +230,15 @@ class Multiclass(Task):
     def decide(self, outs: Sequence[float]) -> int:
         return max(range(len(outs)), key=outs.__getitem__)
 
+    def labels_array(self, out: Any) -> Any:
+        import numpy as np
+
+        return np.argmax(out, axis=1)
+
     def decide_array(self, out: Any) -> tuple[Any, Any]:
         import numpy as np
 
-        labels = np.argmax(out, axis=1)
+        labels = self.labels_array(out)
         top2 = np.sort(out, axis=1)[:, -2:] if out.shape[1] > 1 else np.zeros((len(out), 2))
         close = np.abs(top2[:, 1] - top2[:, 0]) <= 1e-9 * (1.0 + np.abs(top2[:, 1]))
         return labels, close

@@ -30,14 +30,15 @@ from operator import attrgetter
 
 import numpy as np
 
-from microgradcli.activations import lookup
 from microgradcli.engine import sigmoid as _sigmoid
 from microgradcli.errors import MathDomainError
 
 __all__ = [
+    "ACTIVATIONS",
     "Tensor",
     "bce",
     "cross_entropy",
+    "dense",
     "exact",
     "forward_data",
     "hinge",
@@ -51,6 +52,7 @@ __all__ = [
 _ids = count()  # creation order: every node is created after its children
 _by_id = attrgetter("_id")
 _EXACT = [True]
+_sum = np.add.reduce  # x.sum(axis) without the method's Python wrapper
 
 
 @contextmanager
@@ -73,8 +75,9 @@ def _array(x) -> np.ndarray:
 
 
 def _check(d: np.ndarray, what: str) -> np.ndarray:
-    """d, or a MathDomainError naming the op if any element is inf or nan."""
-    if not np.isfinite(d).all():
+    """d, or a MathDomainError naming the op if any element is inf or nan. One sum tells
+    (it is finite when every element is); only a sum that overflows needs a second look."""
+    if not math.isfinite(_sum(d, None)) and not np.isfinite(d).all():
         raise MathDomainError(f"overflow in {what}: the result is not a finite number")
     return d
 
@@ -170,10 +173,21 @@ class Tensor:
         return self.data.shape
 
     def _add_grad(self, contrib: np.ndarray) -> None:
-        if self.grad is None and not _EXACT[0] and contrib.shape == self.data.shape:
+        g = self.grad
+        if g is None and self._prev and not _EXACT[0] and contrib.shape == self.data.shape:
             self.grad = contrib  # (exact mode adds to 0.0, which turns -0.0 into 0.0)
+        elif g is not None and not self._prev and contrib.shape == g.shape:
+            g += contrib  # a leaf's own buffer, in place: the same sum as g + contrib
         else:
-            self.grad = _sum_back(_g(self), contrib)
+            self._set_grad(_sum_back(_g(self), contrib))
+
+    def _set_grad(self, value: np.ndarray) -> None:
+        """A leaf's gradient is written into its buffer (TensorMLP's are views into one
+        flat array); an op's is replaced."""
+        if self._prev or self.grad is None:
+            self.grad = value
+        else:
+            self.grad[...] = value
 
     # -- elementwise binary ops (broadcasting) --------------------------------------------
     def __add__(self, other) -> Tensor:
@@ -297,8 +311,8 @@ class Tensor:
         def back(g):
             # d/da[i,k] = sum_j g[i,j] b[k,j];  d/db[k,j] = sum_i a[i,k] g[i,j]
             if _EXACT[0]:  # newest product first: j descending for a, i descending for b
-                a.grad = _dot_rows(_g(a), g.T[::-1, :, None], bd.T[::-1, None, :])
-                b.grad = _dot_rows(_g(b), ad[::-1, :, None], g[::-1, None, :])
+                a._set_grad(_dot_rows(_g(a), g.T[::-1, :, None], bd.T[::-1, None, :]))
+                b._set_grad(_dot_rows(_g(b), ad[::-1, :, None], g[::-1, None, :]))
             else:
                 a._add_grad(g @ bd.T)
                 b._add_grad(ad.T @ g)
@@ -373,32 +387,21 @@ class Tensor:
         return Tensor(d, (self,), "log", back)
 
     def tanh(self) -> Tensor:
-        t = _tanh(self.data)
-        local = 1.0 - t * t
-
-        def back(g):  # d(tanh x)/dx = 1 - tanh(x)**2
-            self._add_grad(local * g)
-
-        return Tensor(t, (self,), "tanh", back)
+        return self._activation("tanh")
 
     def sigmoid(self) -> Tensor:
-        s = _sigmoid_array(self.data)
-        local = s * (1.0 - s)
-
-        def back(g):  # d(sigmoid x)/dx = s (1 - s)
-            self._add_grad(local * g)
-
-        return Tensor(s, (self,), "sigmoid", back)
+        return self._activation("sigmoid")
 
     def relu(self) -> Tensor:
-        x = self.data
-        on = x > 0.0
-        d = np.where(on, x, 0.0)
+        return self._activation("relu")
 
-        def back(g):  # d(relu x)/dx = 1 for x > 0, else 0
-            self._add_grad(np.where(on, g, 0.0))
+    def _activation(self, name: str) -> Tensor:
+        y, local = ACTIVATIONS[name](self.data)
 
-        return Tensor(d, (self,), "relu", back)
+        def back(g):  # the chain rule: local derivative times g
+            self._add_grad(local * g)
+
+        return Tensor(y, (self,), name, back)
 
     # -- backpropagation ------------------------------------------------------------------------
     def topological_order(self) -> list[Tensor]:
@@ -442,13 +445,36 @@ def _np_sigmoid(x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z))
 
 
+# -- the activations: an array's values and local derivatives, for the ops and dense() ---------
+def _tanh_local(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    t = _map(math.tanh, x) if _EXACT[0] else np.tanh(x)
+    return t, 1.0 - t * t  # d(tanh x)/dx = 1 - tanh(x)**2
+
+
+def _sigmoid_local(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    s = _map(_sigmoid, x) if _EXACT[0] else _np_sigmoid(x)
+    return s, s * (1.0 - s)  # d(sigmoid x)/dx = s (1 - s)
+
+
+def _relu_local(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    on = x > 0.0
+    return np.where(on, x, 0.0), on  # d(relu x)/dx = 1 for x > 0, else 0
+
+
+def _identity_local(x: np.ndarray) -> tuple[np.ndarray, None]:
+    return x, None  # d(x)/dx = 1
+
+
+# One entry per name in activations.ACTIVATIONS (tests/test_tensor.py checks it).
+ACTIVATIONS: dict[str, Callable[[np.ndarray], tuple[np.ndarray, np.ndarray | None]]] = {
+    "tanh": _tanh_local,
+    "relu": _relu_local,
+    "sigmoid": _sigmoid_local,
+    "linear": _identity_local,
+}
+
+
 # -- the fused layer: what nn.Layer computes, for a batch of rows ------------------------------
-def _tanh(x: np.ndarray) -> np.ndarray:
-    return _map(math.tanh, x) if _EXACT[0] else np.tanh(x)
-
-
-def _sigmoid_array(x: np.ndarray) -> np.ndarray:
-    return _map(_sigmoid, x) if _EXACT[0] else _np_sigmoid(x)
 
 
 def _affine(xd: np.ndarray, wd: np.ndarray, bd: np.ndarray) -> np.ndarray:
@@ -466,7 +492,7 @@ def forward_data(x, layers) -> np.ndarray:
     h = np.asarray(x, dtype=np.float64)
     with np.errstate(all="ignore"):
         for w, b, act in layers:
-            h = lookup(act).tensor(Tensor(_affine(h, w, b))).data
+            h = ACTIVATIONS[act](_affine(h, w, b))[0]
     return h
 
 
@@ -476,30 +502,42 @@ def linear(x, w: Tensor, b: Tensor) -> Tensor:
     Exact: each output is b + w[0]*x[0] + w[1]*x[1] + ..., left to right, as
     engine.dense computes a neuron. A plain array x is a constant (the input layer).
     """
+    return dense(x, w, b, "linear")
+
+
+def dense(x, w: Tensor, b: Tensor, activation: str) -> Tensor:
+    """activation(linear(x, w, b)) as one node: a layer of nn.MLP for a batch of rows.
+
+    Its backward rule is the activation's (local derivative times g), then linear's. In
+    exact mode the numbers are those of the two nodes linear and activation would be.
+    """
     xt = x if isinstance(x, Tensor) else None
     xd = xt.data if xt is not None else _array(x)
     wd, bd = w.data, b.data
-    d = _affine(xd, wd, bd)
-    d = _check(d, "a neuron's w·x + b")
+    y, local = ACTIVATIONS[activation](_check(_affine(xd, wd, bd), "a neuron's w·x + b"))
 
     def back(g):
+        if local is not None:
+            g = local * g
+            if _EXACT[0]:
+                g += 0.0  # as linear's node would hold it: added to 0.0 (-0.0 becomes 0.0)
         # d/dw[j,k] = x[i,k], d/dx[i,k] = w[j,k], d/db[j] = 1, for each sample i, neuron j
         if _EXACT[0]:
             # The scalar engine visits samples newest first (i descending) for w and b,
             # and a sample's neurons newest first (j descending) for x.
             gr = g[::-1]
-            w.grad = _dot_rows(_g(w), gr[:, :, None], xd[::-1, None, :])
-            b.grad = _seq_sum(_g(b), gr)
+            w._set_grad(_dot_rows(_g(w), gr[:, :, None], xd[::-1, None, :]))
+            b._set_grad(_seq_sum(_g(b), gr))
             if xt is not None:
-                xt.grad = _dot_rows(_g(xt), g.T[::-1, :, None], wd[::-1, None, :])
+                xt._set_grad(_dot_rows(_g(xt), g.T[::-1, :, None], wd[::-1, None, :]))
         else:
             w._add_grad(g.T @ xd)
-            b._add_grad(g.sum(axis=0))
+            b._add_grad(_sum(g, 0))
             if xt is not None:
                 xt._add_grad(g @ wd)
 
     prev = (w, b) if xt is None else (w, xt, b)
-    return Tensor(d, prev, "linear", back)
+    return Tensor(y, prev, "linear" if local is None else f"{activation}(linear)", back)
 
 
 # -- losses: one node per batch, per-sample values and local derivatives side by side --------
@@ -592,8 +630,14 @@ def l2_penalty(params: Sequence[Tensor], alpha: float) -> Tensor:
 
 
 def total(losses: Tensor, reduction: str = "mean") -> Tensor:
-    """The batch's loss from per-sample losses: their sum, times 1/n for the mean."""
-    s = losses.sum()
-    if reduction == "sum":
-        return s
-    return s * (1.0 / losses.data.shape[0])
+    """The batch's loss from per-sample losses, as one node: their sum, times 1/n for the
+    mean. Exact: the sum left to right from 0.0, then the product, as losses.total."""
+    x = losses.data
+    s = _seq_sum(np.zeros(()), x.reshape(-1)) if _EXACT[0] else x.sum()
+    k = 1.0 / x.shape[0]
+    d = _check(s * k if reduction == "mean" else s, "the batch's loss")
+
+    def back(g):  # d(sum)/dx_i = 1; d(mean)/dx_i = 1/n
+        losses._add_grad(np.full(x.shape, k * g if reduction == "mean" else g))
+
+    return Tensor(d, (losses,), reduction, back)

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from microgradcli import tensor as T
+from microgradcli.activations import ACTIVATIONS, lookup
 from microgradcli.engine import Value, dense, vsum
 from microgradcli.errors import MathDomainError
 from microgradcli.losses import bce, cross_entropy, hinge, l2_penalty, mse
@@ -168,19 +169,27 @@ def test_matmul_is_a_chain_of_scalar_dots(n, k, m):
 
 @pytest.mark.parametrize("size", [(6, 5, 4), (70, 24, 30)])  # products at once / row by row
 @pytest.mark.parametrize("hidden_input", [False, True])
-def test_linear_is_engine_dense_for_every_row(hidden_input, size):
+@pytest.mark.parametrize(
+    "layer",  # the fused node of each activation, and linear then the activation's own node
+    ["relu", "tanh", "sigmoid", "linear", "linear().relu", "linear().tanh"],
+)
+def test_a_layer_is_engine_dense_for_every_row(layer, hidden_input, size):
     rng = np.random.default_rng(7)
     n, k, m = size
     x, w, b = rng.normal(size=(n, k)), rng.normal(size=(m, k)), rng.normal(size=m)
     tw, tb = Tensor(w), Tensor(b)
     tx = Tensor(x) if hidden_input else x
-    out = T.linear(tx, tw, tb).relu().sum()
+    act = layer.split(".")[-1]
+    if layer.startswith("linear()"):
+        out = getattr(T.linear(tx, tw, tb), act)().sum()
+    else:
+        out = T.dense(tx, tw, tb, act).sum()
     out.backward()
     vw, vb, vx = values(w), values(b), values(x)
     rows = []
     for i in range(n):
         xi = list(vx[i]) if hidden_input else x[i].tolist()
-        rows += [v.relu() for v in dense(vw.tolist(), list(vb), xi)]
+        rows += [lookup(act).value(v) for v in dense(vw.tolist(), list(vb), xi)]
     s = vsum(rows)
     s.backward()
     assert bits(out.data) == bits(s.data)
@@ -399,6 +408,23 @@ def test_domain_errors_name_the_op(make, words):
             make()
 
 
+def test_the_finiteness_check_looks_at_every_element_not_only_their_sum():
+    for exact in (True, False):
+        with T.exact(exact):
+            big = Tensor([1e308, 1e308, -1.0]) * 1.0  # finite, though their sum is not
+            assert big.data.tolist() == [1e308, 1e308, -1.0]
+            with pytest.raises(MathDomainError, match="overflow in [*]"):
+                Tensor([1e308, -1e308, 1.0]) * 10.0  # sum nan, elements infinite
+            # relu would turn the -inf into 0 (a finite loss): still an error, at once
+            with pytest.raises(MathDomainError, match="overflow in a neuron's w·x [+] b"):
+                with np.errstate(over="ignore"):  # (numpy's warning; train_step silences it)
+                    T.dense([[1e300]], Tensor([[-1e300]]), Tensor([0.0]), "relu")
+
+
+def test_every_activation_has_a_tensor_form():
+    assert sorted(T.ACTIVATIONS) == sorted(ACTIVATIONS)
+
+
 def test_backward_has_no_depth_limit_and_accumulates_leaf_gradients():
     x = Tensor([0.5, -0.25])
     y = x
@@ -423,3 +449,28 @@ def test_fast_mode_is_close_to_exact_mode():
     assert got[False][0] == pytest.approx(got[True][0], rel=1e-13)
     np.testing.assert_allclose(got[False][1], got[True][1], rtol=1e-10, atol=1e-15)
     assert math.isfinite(got[True][0])
+
+
+# -- the optimisers on flat arrays ---------------------------------------------------------------
+@pytest.mark.parametrize("name", ["sgd", "momentum", "adam"])
+def test_step_flat_is_step_bit_for_bit_and_state_dict_a_snapshot(name):
+    from types import SimpleNamespace
+
+    from microgradcli.optim import make_optimizer
+
+    tc = SimpleNamespace(optimizer=name, momentum=0.9, beta2=0.999, eps=1e-8)
+    rng = np.random.default_rng(3)
+    flat = rng.normal(size=7)
+    params = [Value(v) for v in flat.tolist()]
+    on_values, on_flat = make_optimizer(tc, params), make_optimizer(tc, list(params))
+    snapshots = []
+    for _ in range(3):
+        g = rng.normal(size=7)
+        for p, gi in zip(params, g.tolist(), strict=True):
+            p.grad = gi
+        on_values.step(0.1)
+        on_flat.step_flat(flat, g, 0.1)  # its state is updated in place
+        snapshots.append((on_flat.state_dict(), on_values.state_dict()))
+    assert bits(flat) == bits([p.data for p in params])
+    for flat_state, value_state in snapshots:  # each taken then, not a view of the state now
+        assert flat_state == value_state

@@ -4,6 +4,8 @@ state bit for bit (train.exact: true), or to 1e-9 (false); checkpoints work on b
 from __future__ import annotations
 
 import json
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,7 @@ import pytest
 
 from microgradcli.checkpoint import load_checkpoint
 from microgradcli.config import load_config
+from microgradcli.errors import JobFailed
 from microgradcli.train import train
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
@@ -119,18 +122,37 @@ def test_resume_across_engines(tmp_path, first, second):
     assert model_json(half.run_dir) == model_json(whole.run_dir)
 
 
-def test_fast_mode_is_within_1e9(tmp_path):
-    a = run(tmp_path, "spiral", "scalar", ["train.epochs=12"])
-    b = run(tmp_path, "spiral", "tensor", ["train.epochs=12", "train.exact=false"])
+@pytest.mark.parametrize(
+    ("name", "epochs"),
+    [("spiral", 12), ("moons", 15), ("sine", 40)],  # xent adam; hinge sgd L2; mse tanh
+)
+def test_fast_mode_is_within_1e9(tmp_path, name, epochs):
+    a = run(tmp_path, name, "scalar", [f"train.epochs={epochs}"])
+    b = run(tmp_path, name, "tensor", [f"train.epochs={epochs}", "train.exact=false"])
     for ra, rb in zip(log(a.run_dir), log(b.run_dir), strict=True):
         assert rb["loss"] == pytest.approx(ra["loss"], rel=1e-9)
-        assert rb["val_loss"] == pytest.approx(ra["val_loss"], rel=1e-9)
+        assert rb.get("val_loss") == pytest.approx(ra.get("val_loss"), rel=1e-9)
     wa = model_json(a.run_dir)["model"]["layers"]
     wb = model_json(b.run_dir)["model"]["layers"]
     for la, lb in zip(wa, wb, strict=True):
         for na, nb in zip(la, lb, strict=True):
             assert nb["w"] == pytest.approx(na["w"], rel=1e-9, abs=1e-12)
             assert nb["b"] == pytest.approx(na["b"], rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("exact", ["true", "false"])
+def test_a_diverging_run_fails_as_on_the_scalar_engine_and_warns_of_nothing(tmp_path, exact):
+    sets = ["train.lr=1e9", "train.schedule=constant", "data.n_samples=20"]
+    with pytest.raises(JobFailed) as on_scalar:
+        run(tmp_path, "moons", "scalar", sets, out="scalar")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's overflow warnings would be errors here
+        with pytest.raises(JobFailed) as on_tensor:
+            run(tmp_path, "moons", "tensor", [*sets, f"train.exact={exact}"], out="tensor")
+    where = re.compile(r"diverged at epoch (\d+) \((overflow in [^:]+):")  # the same op
+    assert (
+        where.search(str(on_tensor.value)).groups() == where.search(str(on_scalar.value)).groups()
+    )
 
 
 def test_a_tensor_checkpoint_predicts_as_the_scalar_forward(tmp_path):
