@@ -667,6 +667,40 @@ def _worker_name() -> str:
         return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def _ship_data(payloads: list[dict], base_dir: Path) -> None:
+    """Put a CSV trial's data file in its payload (read here once per file), so a worker on
+    another machine trains on these bytes, not on a path it may not have. A file this
+    machine cannot read is left to the worker, whose error names it."""
+    from microgradcli.data import csv_file
+
+    read: dict[Path, bytes | None] = {}
+    for payload in payloads:
+        data = payload["config"].get("data") or {}
+        if data.get("source") != "csv":
+            continue
+        path = csv_file(config_from_dict(payload["config"]).data, base_dir)
+        if path not in read:
+            try:
+                read[path] = path.read_bytes()
+            except OSError:
+                read[path] = None
+        if read[path] is not None:
+            payload["data_file"] = {"name": path.name, "bytes": read[path]}
+
+
+def _local_data(payload: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """The trial's config, its CSV written into folder when the payload carries it (its
+    stored config.yaml names the client's path again: _portable_files)."""
+    config = payload["config"]
+    shipped = payload.get("data_file")
+    if not shipped:
+        return config
+    path = folder / "data" / Path(shipped["name"]).name
+    path.parent.mkdir()
+    path.write_bytes(shipped["bytes"])
+    return {**config, "data": {**config["data"], "path": str(path)}}
+
+
 def run_trial(payload: dict[str, Any], should_stop: Callable[[], bool] | None = None) -> dict:
     """Train one trial in a temporary folder and return its files and status.
 
@@ -688,7 +722,8 @@ def run_trial(payload: dict[str, Any], should_stop: Callable[[], bool] | None = 
         out["worker_dir"] = str(run_dir)  # its messages name it: the client renames it
         status = "ok"
         try:
-            cfg = config_from_dict(payload["config"], f"trial {payload['id']}")
+            config = _local_data(payload, Path(tmp))
+            cfg = config_from_dict(config, f"trial {payload['id']}")
             result = train(cfg, payload.get("base_dir"), out=run_dir, should_stop=stop)
             if result.stopped == "interrupted":
                 status = "interrupted"
@@ -1234,6 +1269,8 @@ def _dask_versions() -> dict[str, str]:
 class _Dask:
     """Dask: a LocalCluster of worker processes, or a running cluster's scheduler."""
 
+    remote = True  # its workers may be other machines: trials carry their data files
+
     def __init__(self, jobs: int | None = None, address: str | None = None):
         import logging
 
@@ -1453,6 +1490,8 @@ def _run_trials(
         {"id": t.id, "config": t.config, "base_dir": base_dir, "versions": ours, "token": token}
         for t in todo
     ]
+    if getattr(backend, "remote", False):  # another machine may not have the CSV file
+        _ship_data(payloads, plan.sweep.base_dir)
     by_id = {t.id: t for t in todo}
     lines, last_tick = [], 0.0
     for res in backend.run(payloads, stop):

@@ -712,6 +712,54 @@ def test_csv_trials_store_the_data_path_as_mg_train_does(tmp_path, monkeypatch):
     _same(tmp_path / "out" / "one", tmp_path / "out" / "again", ids)
 
 
+def test_a_cluster_trains_csv_trials_on_the_bytes_sent_not_a_path_it_may_lack(
+    tmp_path, monkeypatch, cluster
+):
+    """A worker on another machine has no copy of the CSV: the trial carries the file. The
+    file is deleted once the client has read it, so a worker that still read data.path
+    would fail; the trials equal --jobs 1's, bit for bit, and store the client's path."""
+    from microgradcli import sweep as sweeping
+
+    (tmp_path / "data").mkdir()
+    rows = "".join(f"{i / 10},{(i * 7 % 11) / 10},{i % 2}\n" for i in range(30))
+    (tmp_path / "data" / "t.csv").write_text("a,b,y\n" + rows)
+    (tmp_path / "base.yaml").write_text(
+        "data: {source: csv, path: data/t.csv, val_split: 0.2}\n"
+        "model: {hidden: [3]}\ntrain: {epochs: 3}\n"
+    )
+    (tmp_path / "s.yaml").write_text("base: base.yaml\nparameters: {train.lr: [0.1, 0.5]}\n")
+    monkeypatch.chdir(tmp_path)
+    plan = make_plan(load_sweep("s.yaml"))
+    local = sweeping.run_sweep(plan, out="out/one", jobs=1)
+    real_ship = sweeping._ship_data
+
+    def ship_then_delete(payloads, base_dir):
+        real_ship(payloads, base_dir)
+        (tmp_path / "data" / "t.csv").unlink()
+
+    monkeypatch.setattr(sweeping, "_ship_data", ship_then_delete)
+    remote = sweeping.run_sweep(plan, out="out/cluster", scheduler=cluster.address)
+    assert not (tmp_path / "data" / "t.csv").exists()
+    assert [r["status"] for r in remote.results] == ["ok", "ok"], remote.results
+    ids = [r["id"] for r in local.results]
+    _same(tmp_path / "out" / "one", tmp_path / "out" / "cluster", ids)
+    for tid in ids:
+        assert "path: ../../../data/t.csv" in (tmp_path / "out/cluster" / tid / "config.yaml").read_text()  # fmt: skip
+
+
+def test_a_trial_payload_with_its_data_file_needs_no_path(tmp_path):
+    from microgradcli.sweep import run_trial
+
+    config = {"data": {"source": "csv", "path": "/nowhere/t.csv"}, "model": {"hidden": [2]}}
+    config["train"] = {"epochs": 2}
+    data = b"a,b,y\n0,1,0\n1,0,1\n1,1,0\n0,0,1\n"
+    payload = {"id": "t1", "config": config, "base_dir": "/nowhere"}
+    assert run_trial(payload)["status"] == "failed"  # no file, nothing sent: the path's error
+    res = run_trial({**payload, "data_file": {"name": "t.csv", "bytes": data}})
+    assert res["status"] == "ok" and res["error"] is None
+    assert sorted(res["files"]) == ["config.yaml", "log.jsonl", "model.json", "summary.json"]
+
+
 def test_trials_keep_every_file_mg_train_writes_snapshots_too(tmp_path, monkeypatch):
     from microgradcli.config import load_config
     from microgradcli.sweep import run_sweep
