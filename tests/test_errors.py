@@ -41,21 +41,19 @@ def test_no_library_message_names_a_cli_flag():
     assert not found, "library messages that name CLI flags:\n" + "\n".join(found)
 
 
-def test_the_scan_sees_flags_where_they_are():
+def test_the_scan_sees_flags_where_they_are(tmp_path):
     import textwrap
 
-    src = textwrap.dedent(
-        """
-        raise InputError(f"{x}: give --data CONFIG")
-        raise option_error(InputError, "give {o[data]} CONFIG")
-        """
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        textwrap.dedent(
+            """
+            raise InputError(f"{x}: give --data CONFIG")
+            raise option_error(InputError, "give {o[data]} CONFIG")
+            """
+        )
     )
-    tmp = PACKAGE.parent / "tests" / "__scan_probe.py"
-    try:
-        tmp.write_text(src)
-        texts = [t for _, t in _raised_texts(tmp)]
-    finally:
-        tmp.unlink()
+    texts = [t for _, t in _raised_texts(probe)]
     assert any(FLAG.search(t) for t in texts) and "give {o[data]} CONFIG" in texts
 
 
