@@ -1,7 +1,11 @@
 """Same numbers on every supported Python: train the golden configs, compare the bytes.
 
-    python scripts/golden_check.py train OUT          # with this Python's mg
-    python scripts/golden_check.py compare REF OTHER  # model.json bytes, log.jsonl sans time
+    python scripts/golden_check.py train OUT [NAME ...]  # with this Python's mg
+    python scripts/golden_check.py compare REF OTHER     # model.json bytes, log.jsonl sans time
+
+NAME is a config of configs/ (default: moons spiral); compare checks every run in REF.
+`train OUT binary moons spiral sine flowers mnist1d` at two commits, then compare, is the
+same-bytes check a refactoring must pass.
 
 `.ci/run` trains with Python 3.11, then with 3.12 and 3.13 (one small venv each), and
 compares each with 3.11's files from the same run (SPEC section 2: bit for bit).
@@ -18,8 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ("moons", "spiral")
 
 
-def train(out: Path) -> int:
-    for name in CONFIGS:
+def train(out: Path, names: list[str] | tuple[str, ...] = CONFIGS) -> int:
+    for name in names:
         cmd = [
             sys.executable,
             "-m",
@@ -46,8 +50,12 @@ def _log(path: Path) -> list[str]:
 
 def compare(ref: Path, other: Path) -> int:
     rc = 0
-    for name in CONFIGS:
+    for name in sorted(d.name for d in ref.iterdir() if (d / "model.json").is_file()):
         a, b = ref / name, other / name
+        if not (b / "model.json").is_file():
+            print(f"{name}: missing in {other}")
+            rc = 1
+            continue
         model_same = (a / "model.json").read_bytes() == (b / "model.json").read_bytes()
         la, lb = _log(a / "log.jsonl"), _log(b / "log.jsonl")
         pairs = enumerate(zip(la, lb, strict=False))
@@ -60,8 +68,8 @@ def compare(ref: Path, other: Path) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) == 2 and argv[0] == "train":
-        return train(Path(argv[1]))
+    if len(argv) >= 2 and argv[0] == "train":
+        return train(Path(argv[1]), argv[2:] or CONFIGS)
     if len(argv) == 3 and argv[0] == "compare":
         return compare(Path(argv[1]), Path(argv[2]))
     print(__doc__.strip(), file=sys.stderr)
