@@ -191,15 +191,24 @@ def epoch_lines(path: Path, upto: int) -> list[tuple[str, dict]]:
     skipped (the checkpoint decides what is kept)."""
     if not path.exists():
         return []
-    kept = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    text = path.read_text(encoding="utf-8")
+    return [
+        (line, rec)
+        for line, rec in json_objects(text)
+        if isinstance(rec.get("epoch"), int) and rec["epoch"] <= upto
+    ]
+
+
+def json_objects(text: str) -> Iterator[tuple[str, dict]]:
+    """(line, object) for each line of JSON Lines text that holds a JSON object; the rest
+    (a line torn by a killed writer) is skipped: for files mg itself writes and reads."""
+    for line in text.splitlines():
         try:
             rec = json.loads(line)
         except json.JSONDecodeError:
             continue
-        if isinstance(rec, dict) and isinstance(rec.get("epoch"), int) and rec["epoch"] <= upto:
-            kept.append((line, rec))
-    return kept
+        if isinstance(rec, dict):
+            yield line, rec
 
 
 def write_output(path: str | os.PathLike | None, data: bytes, what: str) -> None:

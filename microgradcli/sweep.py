@@ -54,7 +54,7 @@ from microgradcli.config import (  # a sweep file is read as a config is: the sa
     load_config,
 )
 from microgradcli.errors import InputError, JobFailed, MgError, option_error
-from microgradcli.fileio import finite_or_null, read_text, write_atomic
+from microgradcli.fileio import finite_or_null, json_objects, read_text, write_atomic
 
 __all__ = [
     "METRICS",
@@ -746,19 +746,6 @@ def run_trial(payload: dict[str, Any], should_stop: Callable[[], bool] | None = 
 
 
 # -- results --------------------------------------------------------------------------------
-def _json_objects(text: str) -> list[dict]:
-    """The JSON objects of a JSON-lines text; a line torn by a killed process is skipped."""
-    objects = []
-    for line in text.splitlines():
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(obj, dict):
-            objects.append(obj)
-    return objects
-
-
 def trial_metrics(records: list[dict], metric: Metric) -> tuple[dict[str, Any], int | None]:
     """The metrics of the epoch that counts (the last, or the best by the metric)."""
     if not records:
@@ -773,7 +760,7 @@ def trial_metrics(records: list[dict], metric: Metric) -> tuple[dict[str, Any], 
 
 
 def _result_line(plan: Plan, trial: Trial, res: dict, run_dir: Path | None) -> dict:
-    records = _json_objects(res["files"].get("log.jsonl", b"").decode("utf-8"))
+    records = [r for _, r in json_objects(res["files"].get("log.jsonl", b"").decode("utf-8"))]
     metrics, epoch = trial_metrics(records, plan.sweep.metric)
     return {
         "sweep": plan.sweep.name,
@@ -807,7 +794,7 @@ def read_results(path: str | Path) -> list[dict]:
     if p.is_dir():
         p = p / "results.jsonl"
     text = read_text(p, "results file", missing_hint="run the sweep first: mg sweep SWEEP_FILE")
-    return [r for r in _json_objects(text) if isinstance(r.get("id"), str)]
+    return [r for _, r in json_objects(text) if isinstance(r.get("id"), str)]
 
 
 @dataclass

@@ -423,15 +423,23 @@ def test_a_worker_killed_mid_sweep_every_trial_once(tmp_path, cluster):
     assert all(t["status"] == "ok" for t in trials.values())
 
 
-def test_a_worker_of_another_mg_version_is_refused(tmp_path, cluster):
-    preload = tmp_path / "other_version.py"
-    preload.write_text("import microgradcli\nmicrogradcli.__version__ = '9.9.9'\n")
-    w = cluster.add_worker("--preload", str(preload))
+def _sweep_beside_a_worker_with(tmp_path, cluster, preload: str):
+    """mg sweep on the cluster while one more worker runs `preload` first (a worker that
+    differs from the rest); the worker is stopped afterwards."""
+    path = tmp_path / "preload.py"
+    path.write_text(preload)
+    w = cluster.add_worker("--preload", str(path))
     try:
         cluster.wait_for_workers(len([x for x in cluster.workers if x.poll() is None]))
-        r = mg("sweep", str(write(tmp_path, RUN)), "--scheduler", cluster.address, cwd=tmp_path)
+        return mg("sweep", str(write(tmp_path, RUN)), "--scheduler", cluster.address, cwd=tmp_path)
     finally:
         cluster.kill(w)
+
+
+def test_a_worker_of_another_mg_version_is_refused(tmp_path, cluster):
+    r = _sweep_beside_a_worker_with(
+        tmp_path, cluster, "import microgradcli\nmicrogradcli.__version__ = '9.9.9'\n"
+    )
     assert r.returncode == 2, r.stderr
     assert r.stderr.startswith("error: worker tcp://127.0.0.1:") and "mg 9.9.9" in r.stderr
     assert len(r.stderr.splitlines()) == 1 and not (tmp_path / "runs").exists()
@@ -532,14 +540,9 @@ def test_a_workers_address_is_not_the_schedulers(tmp_path, cluster):
 
 
 def test_a_worker_that_cannot_import_mg_is_one_error_line(tmp_path, cluster):
-    preload = tmp_path / "no_mg.py"
-    preload.write_text("import sys\nsys.modules['microgradcli'] = None  # import fails\n")
-    w = cluster.add_worker("--preload", str(preload))
-    try:
-        cluster.wait_for_workers(len([x for x in cluster.workers if x.poll() is None]))
-        r = mg("sweep", str(write(tmp_path, RUN)), "--scheduler", cluster.address, cwd=tmp_path)
-    finally:
-        cluster.kill(w)
+    r = _sweep_beside_a_worker_with(
+        tmp_path, cluster, "import sys\nsys.modules['microgradcli'] = None  # import fails\n"
+    )
     assert r.returncode == 2, r.stderr
     assert (
         r.stderr.startswith("error: the Dask cluster cannot run mg (")
