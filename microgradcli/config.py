@@ -506,14 +506,18 @@ class ConfigError(InputError):
     problem's place. The place of an override is 'override KEY=VALUE' here; the CLI,
     whose overrides are --set options, says '--set KEY=VALUE' (kind "override")."""
 
-    def __init__(self, place: str, rest: str, override: str | None = None):
+    def __init__(self, place: str, rest: str, override: str | None = None, sep: str = ": "):
+        tail = f"{sep}{rest}"
         if override is None:
-            super().__init__(f"{place}: {rest}")
-        else:  # place is _overridden(override)
-            super().__init__(
-                f"{place}: {rest}", kind="override", override=override, tail=f": {rest}"
-            )
+            super().__init__(f"{place}{tail}")
+        else:
+            super().__init__(f"{place}{tail}", kind="override", override=override, tail=tail)
         self.override, self.rest = override, rest
+
+    @classmethod
+    def in_override(cls, override: str, rest: str, sep: str = ": ") -> ConfigError:
+        """A problem in an override, at the place the library names it."""
+        return cls(_overridden(override), rest, override, sep)
 
 
 def _overridden(override: str) -> str:
@@ -696,20 +700,25 @@ MAX_NODES = 1_000_000  # values in a document with every alias expanded
 _BRACKETS = re.compile(r"[^\[\]{}]+")
 
 
-def _check_yaml_shape(text: str, name: str) -> None:
+def _check_yaml_shape(text: str, name: str, override: str | None = None) -> None:
     """Refuse what would exhaust the parser or memory, reading only the event stream (which
     PyYAML produces without recursion): nesting deeper than MAX_DEPTH (the composer would
     recurse past Python's limit) and aliases of aliases that expand past MAX_NODES values
-    (a "billion laughs" bomb: small text, exponential data)."""
+    (a "billion laughs" bomb: small text, exponential data). name is the text's place; an
+    override's text names its override (a ConfigError the CLI words as --set)."""
+    if override is not None:
+        name = _overridden(override)
     # Flow brackets first, in one pass over the text: PyYAML's scanner looks ahead through
     # a run of '[' quadratically (each may open a key), seconds for 10,000 of them.
     depth = 0
     for ch in _BRACKETS.sub("", text):
         depth = depth + 1 if ch in "[{" else max(depth - 1, 0)
         if depth > MAX_DEPTH:
-            raise InputError(
-                f"{name}: the YAML nests deeper than {MAX_DEPTH} levels of brackets; a config "
-                "has sections of keys, not deeper structures"
+            raise ConfigError(
+                name,
+                f"the YAML nests deeper than {MAX_DEPTH} levels of brackets; a config has "
+                "sections of keys, not deeper structures",
+                override,
             )
     depth, nodes = 0, 0
     sizes: dict[str, int] = {}  # anchor -> values in its subtree, aliases expanded
@@ -727,9 +736,12 @@ def _check_yaml_shape(text: str, name: str) -> None:
             open_.append((event.anchor, nodes - 1))
             if depth > MAX_DEPTH:
                 line = event.start_mark.line + 1
-                raise InputError(
-                    f"{name}:{line}: the YAML nests deeper than {MAX_DEPTH} levels; a config "
-                    "has sections of keys, not deeper structures"
+                raise ConfigError(
+                    name,
+                    f"{line}: the YAML nests deeper than {MAX_DEPTH} levels; a config has "
+                    "sections of keys, not deeper structures",
+                    override,
+                    sep=":",
                 )
         elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
             depth -= 1
@@ -738,9 +750,12 @@ def _check_yaml_shape(text: str, name: str) -> None:
                 sizes[anchor] = nodes - before
         if nodes > MAX_NODES:
             line = event.start_mark.line + 1
-            raise InputError(
-                f"{name}:{line}: the YAML expands to more than {MAX_NODES:,} values (aliases of "
-                "aliases?); a config is small: write the values out"
+            raise ConfigError(
+                name,
+                f"{line}: the YAML expands to more than {MAX_NODES:,} values (aliases of "
+                "aliases?); a config is small: write the values out",
+                override,
+                sep=":",
             )
 
 
@@ -774,15 +789,12 @@ def parse_override(text: str) -> tuple[tuple[str, ...], Any]:
             t=text,
         )
     try:
-        _check_yaml_shape(value, _overridden(key))
+        _check_yaml_shape(value, "", override=key)
         parsed = yaml.load(value, Loader=_Loader)  # noqa: S506 (a SafeLoader)
-    except InputError as e:  # too deep or too large: the same error, its place an override
-        tail = str(e).removeprefix(_overridden(key))
-        raise InputError(str(e), kind="override", override=key, tail=tail) from None
     except yaml.YAMLError as e:
         problem = getattr(e, "problem", None) or str(e)
         rest = f"the value is not valid YAML ({problem}); quote strings, write lists as [1, 2]"
-        raise ConfigError(_overridden(text), rest, text) from None
+        raise ConfigError.in_override(text, rest) from None
     return tuple(key.split(".")), parsed
 
 
@@ -793,11 +805,10 @@ def _apply_override(raw: dict, path: tuple[str, ...], value: Any, text: str) -> 
         if child is None:
             child = node[part] = {}
         elif not isinstance(child, dict):
-            raise ConfigError(
-                _overridden(text),
+            raise ConfigError.in_override(
+                text,
                 f"{_dotted(path[: i + 1])} is a value, not a section; "
                 f"set {_dotted(path[: i + 1])}=VALUE instead",
-                text,
             )
         node = child
     if (
