@@ -241,7 +241,7 @@ def output_format(
 ) -> str:
     """The output format: fmt when given, else path's extension (by_suffix maps '.svg' to
     'svg'), else default for stdout ('-' or None). An unknown one is an InputError."""
-    from microgradcli.errors import InputError
+    from microgradcli.errors import InputError, option_error
 
     names = list(dict.fromkeys(by_suffix.values()))
     if fmt is not None:
@@ -255,8 +255,13 @@ def output_format(
     if suffix not in by_suffix:
         shown = f"extension {suffix!r}" if suffix else "no extension"
         ends = _either(list(by_suffix))
-        what = f"{path}: {shown}; the output must end in {ends}"
-        raise InputError(f"{what} (or name the format)", kind="output_suffix", what=what)
+        raise option_error(
+            InputError,
+            "{path}: {shown}; the output must end in {ends} (or give {o[format]})",
+            path=path,
+            shown=shown,
+            ends=ends,
+        )
     return by_suffix[suffix]
 
 

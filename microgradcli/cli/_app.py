@@ -227,12 +227,8 @@ _IN_FLAGS: dict[str, Callable[..., str]] = {
     "diverged": lambda what, run_dir, setting: (
         f"{what}; continue with: mg train --resume {shlex.quote(str(run_dir))} --set {setting}"
     ),
-    "output_suffix": lambda what: f"{what} (or give --format)",
     "options": lambda template, values: advice(template, _Flags, **values),
     "override": lambda override, tail: f"--set {override}{tail}",
-    "html_by_graphviz": lambda: (
-        "--format html is drawn with the built-in layout; drop --renderer graphviz"
-    ),
     "use_split_all": lambda what: f"{what}; use --split all",
     "split_needs_config": lambda split, source: (
         f"--split {split} needs a config (its data.val_split); {source} is a CSV file"

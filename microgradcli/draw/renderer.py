@@ -84,9 +84,9 @@ def check_choice(fmt: str, renderer: str) -> None:
     if renderer not in RENDERERS:
         raise InputError(f"unknown renderer {renderer!r}; use one of: {', '.join(RENDERERS)}")
     if fmt == "html" and renderer == "graphviz":
-        raise InputError(
-            "html is drawn with the built-in layout, not by Graphviz; use renderer builtin",
-            kind="html_by_graphviz",
+        raise option_error(
+            InputError,
+            "{o[format]} html is drawn with the built-in layout; drop {o[renderer]} graphviz",
         )
 
 
