@@ -359,16 +359,16 @@ def _inline_rows(d: InlineData, seed: int, base_dir: Path | None) -> _ROWS:
     return x, list(d.y), [f"x{j + 1}" for j in range(len(x[0]))]
 
 
-def csv_file(d: CsvData, base_dir: str | Path | None) -> Path:
-    """The file a csv data section names: a relative data.path starts at base_dir."""
-    path = Path(d.path).expanduser()
+def csv_file(data_path: str, base_dir: str | Path | None) -> Path:
+    """The file a csv section's data.path names: a relative one starts at base_dir."""
+    path = Path(data_path).expanduser()
     if not path.is_absolute() and base_dir is not None:
         path = Path(base_dir) / path
     return path
 
 
 def _csv_rows(d: CsvData, seed: int, base_dir: Path | None) -> _ROWS:
-    path = csv_file(d, base_dir)
+    path = csv_file(d.path, base_dir)
     if not path.exists():
         given = "" if str(path) == d.path else f"data.path is {d.path!r}; "
         what = (

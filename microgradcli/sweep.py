@@ -678,7 +678,7 @@ def _ship_data(payloads: list[dict], base_dir: Path) -> None:
         data = payload["config"].get("data") or {}
         if data.get("source") != "csv":
             continue
-        path = csv_file(config_from_dict(payload["config"]).data, base_dir)
+        path = csv_file(data["path"], base_dir)  # the trial's config is valid: it has one
         if path not in read:
             try:
                 read[path] = path.read_bytes()

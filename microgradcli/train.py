@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from microgradcli.checkpoint import Checkpoint, load_checkpoint
+from microgradcli.checkpoint import Checkpoint, load_checkpoint, model_path
 from microgradcli.config import Config, config_dict, dump_config
 from microgradcli.data import Dataset, load_dataset
 from microgradcli.engine import lsum
@@ -201,8 +201,7 @@ def checkpoint_path(resume: str | Path) -> Path:
             "resume continues a run in its folder; give its folder or its model.json",
             kind="resume_stdin",
         )
-    p = Path(resume)
-    return p / "model.json" if p.is_dir() else p
+    return Path(model_path(resume))
 
 
 def _check_resumable(config: Config, ckpt: Checkpoint, path: Path) -> None:
